@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh machine with only Python 3.11:
+#   make demo   — virtual environment, install, full pipeline on generated data (embedded PostgreSQL)
+#   make test   — virtual environment, install, the test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+PERSONS ?= 2000
+SEED ?= 42
+BIN := $(VENV)/bin
+
+.PHONY: install demo test clean
+
+$(BIN)/ltcreg: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(BIN)/ltcreg
+
+install: $(BIN)/ltcreg
+
+demo: install
+	$(BIN)/ltcreg demo --persons $(PERSONS) --seed $(SEED)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pgdata

@@ -1,0 +1,1 @@
+"""Source connectors: fetch and parse one source system each into typed records."""

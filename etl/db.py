@@ -1,0 +1,103 @@
+"""Database access: DATABASE_URL when set, otherwise an embedded PostgreSQL (pgserver).
+
+The embedded server lives under the project-local `var/pgdata` (git-ignored) and is reused
+between runs; pgserver starts it on first use and attaches to it afterwards.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import psycopg2
+import psycopg2.extensions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def var_dir() -> Path:
+    """Project-local folder for generated state (embedded database, demo output, reports)."""
+    path = Path(os.environ.get("LTC_VAR_DIR") or PROJECT_ROOT / "var")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def embedded_server_url(data_dir: Path | None = None) -> str:
+    import pgserver  # imported lazily: it is only needed without DATABASE_URL
+
+    data_dir = data_dir or var_dir() / "pgdata"
+    server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+    return server.get_uri()
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        url = embedded_server_url()
+        # Remember it for child processes (Airflow task runners, GX) started from here.
+        os.environ["DATABASE_URL"] = url
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def sqlalchemy_url(url: str | None = None) -> str:
+    url = url or database_url()
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def connect(url: str | None = None) -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(url or database_url())
+    conn.set_client_encoding("UTF8")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(url: str | None = None) -> Iterator[psycopg2.extensions.connection]:
+    """One connection, one transaction: commit on success, roll back on any error."""
+    conn = connect(url)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _copy_field(value) -> str:
+    # Every non-null value is quoted, so an empty string or a literal \N never reads as NULL.
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return '"t"' if value else '"f"'
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def copy_rows(cur, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+    """Bulk insert with COPY in CSV format."""
+    buf = io.StringIO()
+    n = 0
+    for row in rows:
+        buf.write(",".join(map(_copy_field, row)))
+        buf.write("\n")
+        n += 1
+    if n == 0:
+        return 0
+    buf.seek(0)
+    cols = ", ".join(columns)
+    cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    return n
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Create or upgrade the schema with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["url"] = sqlalchemy_url(url)
+    command.upgrade(cfg, revision)
