@@ -246,8 +246,9 @@ CREATE INDEX ON register.person_link (person_id);
 -- reference data (rules as data, with validity dates) ---------------------------------------------
 CREATE TABLE ref.municipality (
     oktmo  text PRIMARY KEY,
-    name   text NOT NULL,
-    kind   text
+    name    text NOT NULL,
+    kind    text,
+    center  text
 );
 
 CREATE TABLE ref.care_package_rule (

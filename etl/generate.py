@@ -1,0 +1,609 @@
+"""Synthetic region for demos, tests and benchmarks (`ltcreg generate`).
+
+Persons aged 55–100 with Russian names, valid SNILS and addresses in the region's municipalities;
+each source is written in its own format with realistic noise, plus `truth.csv` mapping every
+person-bearing source record to its true person. Same seed → byte-identical output: one seeded
+RNG, no clock, fixed timestamps inside ZIP files.
+
+Care rules (package caps by level) are read from the same seed files as the database reference
+tables, so generated packages honour whatever rules are in force.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import random
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from etl.normalize import format_snils, snils_checksum
+
+SEEDS = Path(__file__).resolve().parents[1] / "sql" / "seeds"
+
+MALE_FIRST = ["Александр", "Алексей", "Анатолий", "Андрей", "Борис", "Валентин", "Валерий", "Василий",
+              "Виктор", "Владимир", "Вячеслав", "Геннадий", "Георгий", "Григорий", "Дмитрий", "Евгений",
+              "Иван", "Игорь", "Леонид", "Михаил", "Николай", "Олег", "Павел", "Пётр", "Семён", "Сергей",
+              "Станислав", "Степан", "Фёдор", "Юрий", "Яков", "Аркадий", "Эдуард", "Лев", "Тимофей"]
+FEMALE_FIRST = ["Александра", "Алла", "Анна", "Антонина", "Валентина", "Вера", "Галина", "Дарья",
+                "Евгения", "Екатерина", "Елена", "Зинаида", "Зоя", "Клавдия", "Лариса", "Лидия",
+                "Любовь", "Людмила", "Мария", "Надежда", "Наталья", "Нина", "Ольга", "Раиса",
+                "Светлана", "Таисия", "Тамара", "Татьяна", "Фаина", "Алёна", "Юлия", "Ирина", "Нелли"]
+# Father's name → (male patronymic, female patronymic)
+PATRONYMICS = {
+    "Александр": ("Александрович", "Александровна"), "Алексей": ("Алексеевич", "Алексеевна"),
+    "Андрей": ("Андреевич", "Андреевна"), "Борис": ("Борисович", "Борисовна"),
+    "Василий": ("Васильевич", "Васильевна"), "Виктор": ("Викторович", "Викторовна"),
+    "Владимир": ("Владимирович", "Владимировна"), "Григорий": ("Григорьевич", "Григорьевна"),
+    "Дмитрий": ("Дмитриевич", "Дмитриевна"), "Иван": ("Иванович", "Ивановна"),
+    "Илья": ("Ильич", "Ильинична"), "Кузьма": ("Кузьмич", "Кузьминична"),
+    "Михаил": ("Михайлович", "Михайловна"), "Николай": ("Николаевич", "Николаевна"),
+    "Павел": ("Павлович", "Павловна"), "Пётр": ("Петрович", "Петровна"),
+    "Семён": ("Семёнович", "Семёновна"), "Сергей": ("Сергеевич", "Сергеевна"),
+    "Степан": ("Степанович", "Степановна"), "Фёдор": ("Фёдорович", "Фёдоровна"),
+    "Яков": ("Яковлевич", "Яковлевна"), "Егор": ("Егорович", "Егоровна"),
+    "Тимофей": ("Тимофеевич", "Тимофеевна"), "Максим": ("Максимович", "Максимовна"),
+}
+SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов",
+            "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров",
+            "Павлов", "Козлов", "Степанов", "Николаев", "Орлов", "Андреев", "Макаров", "Никитин",
+            "Захаров", "Зайцев", "Соловьёв", "Борисов", "Яковлев", "Григорьев", "Романов", "Воробьёв",
+            "Сергеев", "Кузьмин", "Фролов", "Александров", "Дмитриев", "Королёв", "Гусев", "Киселёв",
+            "Ильин", "Максимов", "Поляков", "Сорокин", "Виноградов", "Ковалёв", "Белов", "Медведев",
+            "Антонов", "Тарасов", "Жуков", "Баранов", "Филиппов", "Комаров", "Давыдов", "Беляев",
+            "Герасимов", "Богданов", "Осипов", "Сидоров", "Матвеев", "Титов", "Марков", "Миронов",
+            "Крылов", "Куликов", "Карпов", "Власов", "Мельников", "Денисов", "Гаврилов", "Тихонов",
+            "Казаков", "Афанасьев", "Данилов", "Савельев", "Тимофеев", "Фомин", "Чернов", "Абрамов",
+            "Мартынов", "Ефимов", "Федотов", "Щербаков", "Назаров", "Калинин", "Исаев", "Чернышёв",
+            "Быков", "Маслов", "Родионов", "Коновалов", "Лазарев", "Воронин", "Климов", "Филатов",
+            "Пономарёв", "Голубев", "Кудрявцев", "Прохоров", "Наумов", "Потапов", "Журавлёв",
+            "Овчинников", "Трофимов", "Леонов", "Соболев", "Ермаков", "Колесников", "Гончаров",
+            "Емельянов", "Никифоров", "Грачёв", "Котов", "Гришин", "Ефремов", "Архипов", "Громов",
+            "Кириллов", "Малышев", "Панов", "Моисеев", "Румянцев", "Акимов", "Кондратьев", "Бирюков",
+            "Горбунов", "Анисимов", "Ерёмин", "Тихомиров", "Галкин", "Лукьянов", "Михеев", "Скворцов",
+            "Юдин", "Белоусов", "Нестеров", "Симонов", "Прокофьев", "Харитонов", "Князев", "Цветков",
+            "Левин", "Митрофанов", "Воронов", "Аксёнов", "Софронов", "Мальцев", "Логинов", "Горшков",
+            "Савин", "Краснов", "Майоров", "Демидов", "Елисеев", "Рыбаков", "Сафонов", "Плотников",
+            "Лавров", "Жданов", "Дьячков", "Островский", "Покровский", "Вознесенский", "Трубецкой"]
+STREETS = ["Ленина", "Мира", "Советская", "Садовая", "Школьная", "Молодёжная", "Лесная", "Центральная",
+           "Победы", "Гагарина", "Кирова", "Пушкина", "Первомайская", "Набережная", "Чехова",
+           "Заводская", "Комсомольская", "Полевая", "Степная", "Южная"]
+CHANNELS = {  # code → label in the referral extract
+    "dispensary": "диспансеризация", "doctor_visit": "прием врача",
+    "hospital_discharge": "выписка из стационара", "mse": "МСЭ", "other": "иное",
+}
+CARE_SERVICES = [("hygiene", 0.4), ("nutrition", 0.3), ("mobility", 0.2), ("health_monitoring", 0.1)]
+ICD_COMMON = ["I63.9", "I69.4", "G30.9", "F03", "I50.0", "M16.0", "E11.9", "C50.9", "G20", "I11.9",
+              "J44.9", "N18.5", "S72.0", "H54.0"]
+LEVEL_WEIGHTS = [(1, 0.02), (2, 0.30), (3, 0.68)]  # regional roadmaps plan e.g. 5 / 75 / 170
+
+
+def load_municipalities() -> list[dict]:
+    with open(SEEDS / "municipality.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_package_rules() -> list[dict]:
+    with open(SEEDS / "care_package_rule.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["care_level"] = int(r["care_level"])
+        r["max_minutes_per_week"] = int(r["max_minutes_per_week"])
+        r["valid_from"] = dt.date.fromisoformat(r["valid_from"])
+        r["valid_to"] = dt.date.fromisoformat(r["valid_to"]) if r["valid_to"] else None
+    return rows
+
+
+def package_cap(rules: list[dict], level: int, on: dt.date) -> int:
+    for r in rules:
+        if r["care_level"] == level and r["valid_from"] <= on and (r["valid_to"] is None or on <= r["valid_to"]):
+            return r["max_minutes_per_week"]
+    raise LookupError(f"no package rule for level {level} on {on}")
+
+
+def female_surname(surname: str) -> str:
+    if surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
+        return surname + "а"
+    if surname.endswith("ский"):
+        return surname[:-4] + "ская"
+    if surname.endswith("ой"):
+        return surname[:-2] + "ая"
+    return surname
+
+
+@dataclass
+class Person:
+    key: str
+    sex: str
+    surname: str
+    first_name: str
+    patronymic: str
+    birth_date: dt.date
+    snils: str
+    oktmo: str
+    address: str
+    phone: str
+    maiden_name: str | None = None
+    death_date: dt.date | None = None
+    events: list = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    persons: int = 2000
+    seed: int = 42
+    as_of: dt.date = dt.date(2025, 12, 31)
+    start: dt.date = dt.date(2024, 1, 1)
+
+
+def month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return dt.date(d.year + y, m + 1, 1)
+
+
+def days_in_month(d: dt.date) -> int:
+    return (add_months(d, 1) - month_start(d)).days
+
+
+class Generator:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.munis = load_municipalities()
+        self.rules = load_package_rules()
+        self.used_snils: set[str] = set()
+        self.truth: list[tuple[str, str, str, str]] = []  # (source, entity, natural id, person key)
+        self.counter = 0
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def seq(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter:07d}"
+
+    def new_snils(self) -> str:
+        while True:
+            body = f"{self.rng.randint(2_000_000, 999_999_999):09d}"
+            snils = body + snils_checksum(body)
+            if snils not in self.used_snils:
+                self.used_snils.add(snils)
+                return snils
+
+    def date_between(self, a: dt.date, b: dt.date) -> dt.date:
+        if b <= a:
+            return a
+        return a + dt.timedelta(days=self.rng.randint(0, (b - a).days))
+
+    def new_address(self) -> tuple[str, str]:
+        m = self.rng.choice(self.munis)
+        addr = (f"г. {m['center']}, ул. {self.rng.choice(STREETS)}, д. {self.rng.randint(1, 120)}"
+                + (f", кв. {self.rng.randint(1, 200)}" if self.rng.random() < 0.7 else ""))
+        return m["oktmo"], addr
+
+    def new_person(self, sex: str | None = None, surname: str | None = None, birth: dt.date | None = None,
+                   address: tuple[str, str] | None = None) -> Person:
+        rng = self.rng
+        sex = sex or ("F" if rng.random() < 0.62 else "M")  # women live longer
+        base = surname or rng.choice(SURNAMES)
+        father = rng.choice(list(PATRONYMICS))
+        if birth is None:
+            # ages 55–100, skewed young as in the real population of that age
+            age_days = int(55 * 365.25 + 45 * 365.25 * rng.random() ** 1.6)
+            birth = self.cfg.as_of - dt.timedelta(days=age_days)
+        oktmo, addr = address or self.new_address()
+        p = Person(
+            key=f"P{len(self.persons) + 1:07d}", sex=sex,
+            surname=base if sex == "M" else female_surname(base),
+            first_name=rng.choice(MALE_FIRST if sex == "M" else FEMALE_FIRST),
+            patronymic=PATRONYMICS[father][0 if sex == "M" else 1],
+            birth_date=birth, snils=self.new_snils(), oktmo=oktmo, address=addr,
+            phone=f"+79{rng.randint(0, 999_999_999):09d}",
+        )
+        if sex == "F" and rng.random() < 0.5:
+            p.maiden_name = female_surname(rng.choice(SURNAMES))
+        self.persons.append(p)
+        return p
+
+    # ---- population ---------------------------------------------------------------------------
+    def population(self) -> None:
+        self.persons: list[Person] = []
+        rng = self.rng
+        while len(self.persons) < self.cfg.persons:
+            r = rng.random()
+            if r < 0.12 and len(self.persons) + 2 <= self.cfg.persons:  # spouses sharing an address
+                husband = self.new_person(sex="M")
+                self.new_person(sex="F", surname=husband.surname, address=(husband.oktmo, husband.address))
+            elif r < 0.13 and len(self.persons) + 2 <= self.cfg.persons:  # twins
+                a = self.new_person()
+                b = self.new_person(sex=a.sex, surname=None, birth=a.birth_date, address=(a.oktmo, a.address))
+                b.surname, b.patronymic = a.surname, a.patronymic
+                while b.first_name == a.first_name:
+                    b.first_name = rng.choice(MALE_FIRST if b.sex == "M" else FEMALE_FIRST)
+            elif r < 0.14 and len(self.persons) + 2 <= self.cfg.persons:  # namesakes, different people
+                a = self.new_person()
+                b = self.new_person(sex=a.sex)
+                b.surname, b.first_name, b.patronymic = a.surname, a.first_name, a.patronymic
+            else:
+                self.new_person()
+        for p in self.persons:  # deaths in the population over the window
+            if rng.random() < 0.06:
+                p.death_date = self.date_between(self.cfg.start, self.cfg.as_of)
+
+    # ---- noise --------------------------------------------------------------------------------
+    def typo(self, s: str) -> str:
+        if len(s) < 3:
+            return s
+        i = self.rng.randint(1, len(s) - 1)
+        op = self.rng.random()
+        if op < 0.4:
+            return s[:i] + self.rng.choice("аеиоулнрст") + s[i + 1:]
+        if op < 0.7 and i < len(s) - 1:
+            return s[:i] + s[i + 1] + s[i] + s[i + 2:]
+        return s[:i] + s[i + 1:]
+
+    def noisy(self, p: Person, on: dt.date, snils_missing: float, noise: float) -> dict:
+        rng = self.rng
+        surname = p.surname
+        if p.maiden_name and rng.random() < noise * 2:
+            surname = p.maiden_name  # a source that still knows her by her maiden name
+        first, patr = p.first_name, p.patronymic
+        if rng.random() < noise:
+            surname = self.typo(surname)
+        if rng.random() < noise / 2:
+            first = self.typo(first)
+        if rng.random() < 0.5:  # ё is optional in Russian writing
+            surname, first, patr = (x.replace("ё", "е") for x in (surname, first, patr))
+        if rng.random() < noise:
+            patr = ""
+        if rng.random() < 0.1:
+            surname, first, patr = surname.upper(), first.upper(), patr.upper()
+        birth = p.birth_date
+        if rng.random() < noise / 2 and birth.day <= 12 and birth.day != birth.month:
+            birth = birth.replace(day=birth.month, month=birth.day)
+        return {
+            "surname": surname, "first_name": first, "patronymic": patr, "sex": p.sex, "birth_date": birth,
+            "snils": "" if rng.random() < snils_missing else p.snils,
+            "address": p.address, "oktmo": p.oktmo, "phone": p.phone,
+        }
+
+    # ---- the care pathway -----------------------------------------------------------------------
+    def pathway(self) -> None:
+        """Identification → assessment → supplement → monthly reports, deaths and refusals."""
+        rng, cfg = self.rng, self.cfg
+        self.referrals, self.applications, self.recipients = [], [], []
+        self.assessments, self.supplements, self.reports, self.events = [], [], [], []
+        horizon_end = cfg.as_of - dt.timedelta(days=20)
+        for p in self.persons:
+            alive_until = p.death_date or cfg.as_of
+            if rng.random() >= 0.55 or alive_until <= cfg.start + dt.timedelta(days=30):
+                continue
+            identified = self.date_between(cfg.start, min(alive_until, horizon_end))
+            channel = None
+            if rng.random() < 0.75:
+                channel = rng.choice(list(CHANNELS))
+                self.referrals.append((p, identified, channel))
+                if rng.random() < 0.1:  # a second medical organisation refers the same person
+                    self.referrals.append((p, identified + dt.timedelta(days=rng.randint(1, 60)),
+                                           rng.choice(list(CHANNELS))))
+            if channel is None or rng.random() < 0.15:
+                self.applications.append((p, identified + dt.timedelta(days=rng.randint(0, 10))))
+            status, exit_reason, status_date = "identified", None, identified
+            rec = {"person": p, "recipient_id": self.seq("R"), "identified": identified,
+                   "channel": channel or "epgu"}
+            self.recipients.append(rec)
+            assessed = identified + dt.timedelta(days=rng.randint(3, 45))
+            if rng.random() < 0.85 and assessed < alive_until and assessed <= cfg.as_of:
+                level = rng.choices([lv for lv, _ in LEVEL_WEIGHTS], [w for _, w in LEVEL_WEIGHTS])[0]
+                needs = rng.random() < 0.85
+                status, status_date = "assessed", assessed
+                current = assessed
+                while current <= cfg.as_of and current < alive_until:
+                    a_id = self.seq("A")
+                    self.assessments.append({"assessment_id": a_id, "recipient_id": rec["recipient_id"],
+                                             "date": current, "level": level if needs else None,
+                                             "points": round(rng.uniform(5, 90), 2)})
+                    if not needs:
+                        status = "not_needing"
+                        break
+                    start = current + dt.timedelta(days=rng.randint(2, 20))
+                    if start > cfg.as_of or start >= alive_until:
+                        break
+                    cap = package_cap(self.rules, level, start)
+                    minutes = max(60, min(cap, int(cap * rng.uniform(0.5, 1.0)) // 30 * 30))
+                    next_assessment = current + dt.timedelta(days=rng.randint(330, 365))
+                    end = next_assessment - dt.timedelta(days=1)
+                    refused = rng.random() < 0.04
+                    if refused:
+                        end = start + dt.timedelta(days=rng.randint(30, 200))
+                    if p.death_date and p.death_date <= end:
+                        end = p.death_date
+                    s_id = self.seq("S")
+                    sup = {"supplement_id": s_id, "recipient_id": rec["recipient_id"], "assessment_id": a_id,
+                           "level": level, "minutes": minutes, "start": start,
+                           "end": end if end <= cfg.as_of else None,
+                           "provider": f"PRV{rng.randint(1, 12):03d}"}
+                    self.supplements.append(sup)
+                    status, status_date = "receiving", start
+                    self.monthly_reports(sup, min(end, cfg.as_of))
+                    self.medical_events(p, start, min(end, cfg.as_of))
+                    if refused and end <= cfg.as_of:
+                        status, exit_reason, status_date = "exited", "refusal", end
+                        break
+                    if p.death_date and p.death_date <= cfg.as_of and end == p.death_date:
+                        break
+                    current = next_assessment
+                    if rng.random() < 0.3:
+                        level = min(3, level + 1)
+            if p.death_date and p.death_date <= cfg.as_of:
+                status, exit_reason, status_date = "exited", "death", p.death_date
+            rec.update(status=status, exit_reason=exit_reason, status_date=status_date)
+
+    def monthly_reports(self, sup: dict, last_day: dt.date) -> None:
+        rng = self.rng
+        m = month_start(sup["start"])
+        assistant = f"CA{rng.randint(1, 400):04d}"
+        under = rng.random() < 0.03
+        while m <= last_day:
+            first = max(m, sup["start"])
+            last = min(add_months(m, 1) - dt.timedelta(days=1), last_day)
+            days = (last - first).days + 1
+            due = sup["minutes"] * days / 7
+            delivered_total = due * (rng.uniform(0.6, 0.9) if under else rng.uniform(1.0, 1.05))
+            for code, share in CARE_SERVICES:
+                self.reports.append({"report_id": self.seq("CR"), "supplement_id": sup["supplement_id"],
+                                     "recipient_id": sup["recipient_id"], "month": m, "service": code,
+                                     "minutes": int(round(delivered_total * share)), "assistant": assistant})
+            m = add_months(m, 1)
+
+    def medical_events(self, p: Person, start: dt.date, end: dt.date) -> None:
+        rng = self.rng
+        years = max((end - start).days, 0) / 365.25
+        for kind, rate in (("hospitalisation", 0.35), ("ambulance", 0.7), ("outpatient", 3.0), ("day_hospital", 0.1)):
+            for _ in range(sum(1 for _ in range(12) if rng.random() < rate * years / 12)):
+                d = self.date_between(start, end)
+                stay = rng.randint(3, 15) if kind == "hospitalisation" else (rng.randint(5, 10) if kind == "day_hospital" else 0)
+                self.events.append((p, kind, d, d + dt.timedelta(days=stay), rng.choice(ICD_COMMON)))
+
+    # ---- writers ------------------------------------------------------------------------------
+    def write(self, out: Path) -> dict:
+        out.mkdir(parents=True, exist_ok=True)
+        for sub in ("health", "smev", "optima"):
+            (out / sub).mkdir(exist_ok=True)
+        counts = {
+            "health_referral": self.write_referrals(out / "health"),
+            "health_medical_event": self.write_medical_events(out / "health"),
+            "smev_application": self.write_applications(out / "smev"),
+            "smev_death": self.write_deaths(out / "smev"),
+        }
+        counts.update(self.write_optima(out / "optima"))
+        with open(out / "truth.csv", "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["source", "entity", "natural_id", "person_key"])
+            w.writerows(self.truth)
+        counts["persons"] = len(self.persons)
+        return counts
+
+    def write_referrals(self, folder: Path) -> int:
+        header = ["КодМО", "НомерНаправления", "ДатаНаправления", "КаналВыявления", "СНИЛС", "ЕНП", "Фамилия",
+                  "Имя", "Отчество", "Пол", "ДатаРождения", "Адрес", "ОКТМО", "Телефон", "ДиагнозМКБ",
+                  "СогласиеНаРазглашение", "ДатаСогласия"]
+        by_mo: dict[str, list] = {}
+        rng = self.rng
+        for p, when, channel in sorted(self.referrals, key=lambda r: (r[1], r[0].key)):
+            mo = f"36{rng.randint(1, 8):04d}"
+            d = self.noisy(p, when, snils_missing=0.25, noise=0.06)
+            snils = d["snils"]
+            if snils:
+                style = rng.random()
+                if style < 0.6:
+                    snils = format_snils(snils)
+                elif style < 0.7 and snils.startswith("0"):
+                    snils = snils.lstrip("0")  # Excel dropped the leading zeros
+            consent = rng.random() < 0.9
+            ref_id = f"{mo}-{len(self.truth) + 1:08d}"
+            by_mo.setdefault(mo, []).append([
+                mo, ref_id, when.strftime("%d.%m.%Y"), CHANNELS[channel], snils, "", d["surname"], d["first_name"],
+                d["patronymic"], "М" if d["sex"] == "M" else "Ж", d["birth_date"].strftime("%d.%m.%Y"),
+                d["address"], d["oktmo"], d["phone"], ", ".join(rng.sample(ICD_COMMON, rng.randint(1, 2))),
+                "да" if consent else "нет",
+                (when - dt.timedelta(days=rng.randint(0, 5))).strftime("%d.%m.%Y") if consent else "",
+            ])
+            self.truth.append(("health", "health_referral", ref_id, p.key))
+        n = 0
+        for mo in sorted(by_mo):
+            with open(folder / f"referrals_{mo}.csv", "w", encoding="cp1251", errors="replace", newline="") as f:
+                w = csv.writer(f, delimiter=";", lineterminator="\r\n")
+                w.writerow(header)
+                w.writerows(by_mo[mo])
+                n += len(by_mo[mo])
+        return n
+
+    def write_medical_events(self, folder: Path) -> int:
+        header = ["КодМО", "НомерСлучая", "ВидСобытия", "ДатаНачала", "ДатаОкончания", "ДиагнозМКБ", "СНИЛС",
+                  "ЕНП", "Фамилия", "Имя", "Отчество", "Пол", "ДатаРождения", "ОКТМО"]
+        kinds = {"hospitalisation": "госпитализация", "day_hospital": "дневной стационар",
+                 "outpatient": "амбулаторное посещение", "ambulance": "вызов скорой помощи"}
+        rows = []
+        for i, (p, kind, start, end, icd) in enumerate(sorted(self.events, key=lambda e: (e[2], e[0].key, e[1])), 1):
+            d = self.noisy(p, start, snils_missing=0.1, noise=0.02)
+            event_id = f"EV{i:08d}"
+            rows.append([f"36{self.rng.randint(1, 8):04d}", event_id, kinds[kind], start.strftime("%d.%m.%Y"),
+                         end.strftime("%d.%m.%Y") if end != start else "", icd,
+                         format_snils(d["snils"]) if d["snils"] else "", "", d["surname"], d["first_name"],
+                         d["patronymic"], "М" if d["sex"] == "M" else "Ж", d["birth_date"].strftime("%d.%m.%Y"),
+                         d["oktmo"]])
+            self.truth.append(("health", "health_medical_event", event_id, p.key))
+        with open(folder / "medical_events.csv", "w", encoding="cp1251", errors="replace", newline="") as f:
+            w = csv.writer(f, delimiter=";", lineterminator="\r\n")
+            w.writerow(header)
+            w.writerows(rows)
+        return len(rows)
+
+    def write_applications(self, folder: Path) -> int:
+        n = 0
+        for p, when in sorted(self.applications, key=lambda a: (a[1], a[0].key)):
+            d = self.noisy(p, when, snils_missing=0.05, noise=0.03)
+            msg_id, order_uuid = self.uid(), self.uid()
+            snils = f"<ord:snils>{d['snils']}</ord:snils>" if d["snils"] else ""
+            patr = f"<b:patronymic>{escape(d['patronymic'])}</b:patronymic>" if d["patronymic"] else ""
+            payload = f"""<req:request xmlns:req="urn://egisso-ru/msg/10.44.I/1.0.0" xmlns:pac="urn://egisso-ru/types/package-order-request/1.0.0" xmlns:ord="urn://egisso-ru/types/order-request/1.0.0" xmlns:b="urn://egisso-ru/types/basic/2.1.0">
+<pac:package><pac:packageId>{self.uid()}</pac:packageId><pac:elements><pac:orderRequest>
+<ord:orderUuid>{order_uuid}</ord:orderUuid>
+<ord:recipient>{snils}<ord:fio><b:surname>{escape(d['surname'])}</b:surname>{patr}<b:forename>{escape(d['first_name'])}</b:forename></ord:fio>
+<ord:birthDate>{d['birth_date'].isoformat()}</ord:birthDate><ord:gender>{d['sex']}</ord:gender><ord:citizenship>643</ord:citizenship>
+<ord:factAddress><b:fullAddress>{escape(d['address'])}</b:fullAddress><ord:factAddressOktmo><ord:factAddressOktmo8>{d['oktmo']}</ord:factAddressOktmo8></ord:factAddressOktmo></ord:factAddress>
+<ord:phoneNumber>{d['phone'][2:]}</ord:phoneNumber></ord:recipient>
+<ord:request><ord:osznName>Управление социальной защиты населения</ord:osznName><ord:orderNumber>{self.rng.randint(10**8, 10**9 - 1)}</ord:orderNumber><ord:orderDate>{when.isoformat()}</ord:orderDate></ord:request>
+<ord:livingConditions><ord:lifeState>нуждается в постороннем уходе</ord:lifeState></ord:livingConditions>
+<ord:wishful><ord:wishfulCareForm>на дому</ord:wishfulCareForm></ord:wishful>
+</pac:orderRequest></pac:elements></pac:package></req:request>"""
+            (folder / f"application_{msg_id}.xml").write_text(
+                smev_envelope("1.2", msg_id, f"{when.isoformat()}T10:00:00.000+03:00", "EPGU01", payload),
+                encoding="utf-8")
+            self.truth.append(("smev", "smev_application", order_uuid, p.key))
+            n += 1
+        return n
+
+    def write_deaths(self, folder: Path) -> int:
+        dead = sorted((p for p in self.persons if p.death_date and p.death_date <= self.cfg.as_of),
+                      key=lambda p: (p.death_date, p.key))
+        n = 0
+        for i in range(0, len(dead), 5):  # ЗАГС sends registries of several records
+            msg_id = self.uid()
+            records = []
+            for p in dead[i:i + 5]:
+                d = self.noisy(p, p.death_date, snils_missing=1.0, noise=0.02)
+                number = f"{self.rng.randint(10**20, 10**21 - 1)}"
+                rec_date = p.death_date + dt.timedelta(days=self.rng.randint(0, 3))
+                patr = (f"<ns2:Отчество>{escape(d['patronymic'])}</ns2:Отчество>" if d["patronymic"]
+                        else "<ns2:ПрОтчество>1</ns2:ПрОтчество>")
+                if self.rng.random() < 0.1:  # documents with only month and year of birth
+                    birth = (f"<ns1:ДатаРождДок><ns2:ПрДень>1</ns2:ПрДень><ns2:Месяц>{d['birth_date'].month:02d}</ns2:Месяц>"
+                             f"<ns2:Год>{d['birth_date'].year}</ns2:Год></ns1:ДатаРождДок>")
+                else:
+                    birth = f"<ns1:ДатаРождКаленд>{d['birth_date'].isoformat()}</ns1:ДатаРождКаленд>"
+                records.append(f"""<ns1:СведРегСмертОИВ ДатаВерс="{rec_date}" ДатаЗапис="{rec_date}" НомерВерс="1" НомерЗапис="{number}">
+<ns1:ОрганЗАГС КодЗАГС="R3600000" НаимЗАГС="Управление ЗАГС"/>
+<ns1:СтатусЗаписи ДатаНачСтатус="{rec_date}" КодСтатус="01" НаимСтатус="запись акта первичная"/>
+<ns1:ПрдСведРег><ns1:СведУмер Пол="{1 if p.sex == 'M' else 2}"><ns1:ФИОУмер><ns2:Фамилия>{escape(d['surname'])}</ns2:Фамилия><ns2:Имя>{escape(d['first_name'])}</ns2:Имя>{patr}</ns1:ФИОУмер>
+{birth}
+<ns1:АдрМЖ><ns2:АдрМЖРФ АдрРФТекст="{escape(d['address'])}" ПрТипАдрРФ="1"/></ns1:АдрМЖ>
+<ns1:ДатаСмертКаленд>{p.death_date.isoformat()}</ns1:ДатаСмертКаленд></ns1:СведУмер></ns1:ПрдСведРег>
+</ns1:СведРегСмертОИВ>""")
+                self.truth.append(("smev", "smev_death", number, p.key))
+                n += 1
+            sent = dead[min(i + 4, len(dead) - 1)].death_date + dt.timedelta(days=4)
+            payload = f"""<ns1:Request xmlns:ns1="urn://x-artefacts-zags-fataloiv/root/112-41/4.0.0" xmlns:directive="urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3" xmlns:ns2="urn://x-artefacts-zags-fataloiv/types/4.0.0">
+<directive:Registry><directive:RegistryRecord><directive:RecordId>{i // 5 + 1}</directive:RecordId><directive:Record Id="ID_1"><directive:RecordContent Id="ID_2">
+<ns1:FATALOIVRequest ДатаСвед="{sent}" ИдСвед="{msg_id}">
+{chr(10).join(records)}
+</ns1:FATALOIVRequest></directive:RecordContent></directive:Record></directive:RegistryRecord></directive:Registry></ns1:Request>"""
+            (folder / f"death_{msg_id}.xml").write_text(
+                smev_envelope("1.1", msg_id, f"{sent}T09:00:00.000+03:00", "ZAGS01", payload, request=True),
+                encoding="utf-8")
+        return n
+
+    def write_optima(self, folder: Path) -> dict:
+        rng = self.rng
+        tables: dict[str, tuple[list[str], list[list]]] = {}
+        rows = []
+        for rec in self.recipients:
+            p = rec["person"]
+            d = self.noisy(p, rec["identified"], snils_missing=0.03, noise=0.01)
+            priority = "disabled" if rng.random() < 0.35 else ("veteran" if rng.random() < 0.03 else "")
+            rows.append([rec["recipient_id"], format_snils(d["snils"]) if d["snils"] else "", d["surname"],
+                         d["first_name"], d["patronymic"], d["sex"], d["birth_date"].isoformat(), d["address"],
+                         d["oktmo"], d["phone"], priority, rec["channel"], rec["identified"].isoformat(),
+                         rec["status"], rec["status_date"].isoformat(), rec["exit_reason"] or ""])
+            self.truth.append(("optima", "optima_recipient", rec["recipient_id"], p.key))
+        tables["recipients.csv"] = (["recipient_id", "snils", "surname", "first_name", "patronymic", "sex",
+                                     "birth_date", "address", "oktmo", "phone", "priority_category",
+                                     "identified_channel", "identified_date", "status", "status_date",
+                                     "exit_reason"], rows)
+        tables["assessments.csv"] = (["assessment_id", "recipient_id", "assessment_date", "care_level", "points"],
+                                     [[a["assessment_id"], a["recipient_id"], a["date"].isoformat(),
+                                       a["level"] or "", a["points"]] for a in self.assessments])
+        tables["supplements.csv"] = (["supplement_id", "recipient_id", "assessment_id", "care_level",
+                                      "minutes_per_week", "provider_id", "start_date", "end_date"],
+                                     [[s["supplement_id"], s["recipient_id"], s["assessment_id"], s["level"],
+                                       s["minutes"], s["provider"], s["start"].isoformat(),
+                                       s["end"].isoformat() if s["end"] else ""] for s in self.supplements])
+        tables["care_reports.csv"] = (["report_id", "supplement_id", "recipient_id", "month", "service_code",
+                                       "minutes_delivered", "assistant_id"],
+                                      [[r["report_id"], r["supplement_id"], r["recipient_id"], r["month"].isoformat(),
+                                        r["service"], r["minutes"], r["assistant"]] for r in self.reports])
+        export_id = f"OPTIMA-{self.cfg.as_of:%Y%m%d}-{self.cfg.seed}"
+        manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.0",
+                    "period_from": self.cfg.start.isoformat(), "period_to": self.cfg.as_of.isoformat(), "files": []}
+        blobs = {}
+        for name, (header, body) in tables.items():
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(header)
+            w.writerows(body)
+            data = buf.getvalue().encode("utf-8")
+            blobs[name] = data
+            manifest["files"].append({"name": name, "rows": len(body), "sha256": hashlib.sha256(data).hexdigest()})
+        path = folder / f"{export_id}.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name, data in [("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())] + \
+                    list(blobs.items()):
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, data)
+        return {"optima_" + f["name"].removesuffix(".csv"): f["rows"] for f in manifest["files"]}
+
+
+def smev_envelope(version: str, message_id: str, timestamp: str, sender: str, payload: str,
+                  request: bool = True) -> str:
+    """A GetRequestResponse envelope as an SMEV 3 consumer receives it (signature omitted)."""
+    ns = f"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/{version}"
+    basic = f"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/{version}"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/">
+<S:Body>
+<ns2:GetRequestResponse xmlns="{basic}" xmlns:ns2="{ns}">
+<ns2:RequestMessage>
+<ns2:Request Id="SIGNED_BY_SMEV">
+<ns2:SenderProvidedRequestData Id="SIGNED_BY_CONSUMER">
+<ns2:MessageID>{message_id}</ns2:MessageID>
+<MessagePrimaryContent>
+{payload}
+</MessagePrimaryContent>
+</ns2:SenderProvidedRequestData>
+<ns2:MessageMetadata>
+<ns2:MessageId>{message_id}</ns2:MessageId>
+<ns2:MessageType>REQUEST</ns2:MessageType>
+<ns2:Sender><ns2:Mnemonic>{sender}</ns2:Mnemonic></ns2:Sender>
+<ns2:SendingTimestamp>{timestamp}</ns2:SendingTimestamp>
+<ns2:Recipient><ns2:Mnemonic>LTC36001</ns2:Mnemonic></ns2:Recipient>
+<ns2:DeliveryTimestamp>{timestamp}</ns2:DeliveryTimestamp>
+<ns2:Status>requestIsQueued</ns2:Status>
+</ns2:MessageMetadata>
+</ns2:Request>
+</ns2:RequestMessage>
+</ns2:GetRequestResponse>
+</S:Body>
+</S:Envelope>
+"""
+
+
+def generate(out: Path, persons: int = 2000, seed: int = 42, as_of: dt.date | None = None) -> dict:
+    cfg = Config(persons=persons, seed=seed)
+    if as_of:
+        cfg.as_of = as_of
+    g = Generator(cfg)
+    g.population()
+    g.pathway()
+    return g.write(Path(out))
