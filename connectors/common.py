@@ -1,0 +1,194 @@
+"""What every connector shares: the record it yields, file rejection, field casting, safe XML."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+from lxml import etree
+
+from etl import normalize
+
+MAX_FILE_BYTES = 2 * 1024**3  # a single source file larger than this is refused outright
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One record read from a source: staged when `values` is set, quarantined when `reason` is."""
+
+    entity: str            # target staging table, e.g. "health_referral"
+    locator: str           # where it was in the file: row number, message id, record number
+    payload: str           # the record as read, for the raw landing layer
+    values: dict | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class FileRejected(Exception):
+    """The whole file is refused (wrong format, failed manifest, unreadable): nothing of it is staged."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class CastError(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def row_payload(fields: dict) -> str:
+    return json.dumps(fields, ensure_ascii=False, sort_keys=False)
+
+
+# ---- field casting --------------------------------------------------------------------------
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def as_text(v):
+    return None if _blank(v) else str(v).replace("\x00", "").strip()
+
+
+def as_date(v):
+    return normalize.parse_date(as_text(v))
+
+
+def as_int(v):
+    text = as_text(v)
+    if text is None:
+        return None
+    if text.endswith(".0"):
+        text = text[:-2]
+    return int(text.replace(" ", ""))
+
+
+def as_decimal(v):
+    text = as_text(v)
+    if text is None:
+        return None
+    try:
+        return Decimal(text.replace(",", ".").replace(" ", ""))
+    except InvalidOperation as e:
+        raise ValueError(f"not a number: {v!r}") from e
+
+
+def as_sex(v):
+    text = as_text(v)
+    if text is None:
+        return None
+    sex = normalize.normalize_sex(text)
+    if sex is None:
+        raise ValueError(f"unknown sex code {v!r}")
+    return sex
+
+
+def as_bool(v):
+    text = (as_text(v) or "").lower()
+    if text in ("да", "1", "true", "t", "y", "yes", "д", "+"):
+        return True
+    if text in ("нет", "0", "false", "f", "n", "no", "н", "-", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {v!r}")
+
+
+CASTS: dict[str, Callable] = {"text": as_text, "date": as_date, "int": as_int, "decimal": as_decimal,
+                              "sex": as_sex, "bool": as_bool}
+
+
+def cast_fields(raw: dict, spec: dict[str, tuple[str, bool]]) -> dict:
+    """Cast raw strings by a {field: (type, required)} spec; raise CastError on the first failure."""
+    out = {}
+    for name, (kind, required) in spec.items():
+        value = raw.get(name)
+        if kind == "snils":
+            continue
+        try:
+            out[name] = CASTS[kind](value)
+        except (ValueError, TypeError) as e:
+            raise CastError(f"bad_{kind}", f"{name}: {e}") from None
+        if required and out[name] is None:
+            raise CastError("missing_required", f"{name} is empty")
+    return out
+
+
+def cast_person(raw: dict, out: dict, on: dt.date | None = None) -> dict:
+    """Identity fields shared by every person-bearing record; SNILS kept raw when invalid (flag, not reject)."""
+    snils_raw = as_text(raw.get("snils"))
+    snils, _problem = normalize.normalize_snils(snils_raw)
+    out["snils"] = snils
+    out["snils_raw"] = snils_raw if snils is None else None
+    for part in ("surname", "first_name", "patronymic"):
+        out[part] = normalize.clean_name(as_text(raw.get(part)))
+    if out.get("sex") is None:
+        out["sex"] = normalize.sex_from_patronymic(out["patronymic"])
+    if not out["surname"] or not out["first_name"]:
+        raise CastError("missing_identity", "surname and first name are required")
+    birth = out.get("birth_date")
+    if birth is None:
+        raise CastError("missing_identity", "birth date is required")
+    ref = on or dt.date.today()
+    if birth > ref or birth.year < 1890:
+        raise CastError("implausible_birth_date", f"birth date {birth} against {ref}")
+    return out
+
+
+# ---- XML --------------------------------------------------------------------------------------
+def safe_xml_parser() -> etree.XMLParser:
+    """No DTDs, no entity expansion, no network: XXE and billion-laughs inputs fail instead of expanding."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                           huge_tree=False, remove_comments=True)
+
+
+def parse_xml_bytes(data: bytes) -> etree._Element:
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
+        raise FileRejected("dtd_forbidden", "document type declarations and entities are not accepted")
+    try:
+        root = etree.fromstring(data, safe_xml_parser())
+    except etree.XMLSyntaxError as e:
+        raise FileRejected("malformed_xml", str(e)) from None
+    if root is None:
+        raise FileRejected("empty_file", "no XML document")
+    return root
+
+
+def local(tag) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def child(el, name: str):
+    """First direct child with this local name, whatever its namespace (versions differ)."""
+    if el is None:
+        return None
+    for c in el:
+        if local(c.tag) == name:
+            return c
+    return None
+
+
+def descendant(el, name: str):
+    if el is None:
+        return None
+    for c in el.iter():
+        if local(c.tag) == name:
+            return c
+    return None
+
+
+def text_of(el, *path: str) -> str | None:
+    for name in path:
+        el = child(el, name)
+        if el is None:
+            return None
+    text = (el.text or "").strip()
+    return text or None

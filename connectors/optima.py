@@ -1,0 +1,143 @@
+"""EIS "OPTIMA"-style export bundles of the regional LTC information system.
+
+A bundle is a ZIP with `manifest.json` (export id, period, files with row counts and sha256) and
+one UTF-8 CSV per table. The manifest is verified before anything is read: a bundle that fails it
+is rejected whole. Format: docs/formats/optima.md.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, cast_fields, cast_person,
+                               row_payload)
+
+SOURCE = "optima"
+MAX_MEMBER_BYTES = 1024**3
+
+TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing)
+    "recipients.csv": ("optima_recipient", {
+        "recipient_id": ("text", True), "sex": ("sex", False), "birth_date": ("date", True),
+        "address": ("text", False), "oktmo": ("text", False), "phone": ("text", False),
+        "priority_category": ("text", False), "identified_channel": ("text", False),
+        "identified_date": ("date", False), "status": ("text", True), "status_date": ("date", False),
+        "exit_reason": ("text", False)}, True),
+    "assessments.csv": ("optima_assessment", {
+        "assessment_id": ("text", True), "recipient_id": ("text", True), "assessment_date": ("date", True),
+        "care_level": ("int", False), "typing_group": ("int", False), "points": ("decimal", False)}, False),
+    "supplements.csv": ("optima_supplement", {
+        "supplement_id": ("text", True), "recipient_id": ("text", True), "assessment_id": ("text", False),
+        "care_level": ("int", True), "minutes_per_week": ("int", True), "provider_id": ("text", False),
+        "start_date": ("date", True), "end_date": ("date", False)}, False),
+    "care_reports.csv": ("optima_care_report", {
+        "report_id": ("text", True), "supplement_id": ("text", True), "recipient_id": ("text", True),
+        "month": ("date", True), "service_code": ("text", True), "minutes_delivered": ("int", True),
+        "assistant_id": ("text", False)}, False),
+}
+
+
+def read_manifest(z: zipfile.ZipFile) -> dict:
+    try:
+        manifest = json.loads(z.read("manifest.json").decode("utf-8"))
+    except KeyError:
+        raise FileRejected("manifest_missing", "the bundle has no manifest.json") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FileRejected("manifest_invalid", f"manifest.json is not valid JSON: {e}") from None
+    if not manifest.get("export_id") or not isinstance(manifest.get("files"), list):
+        raise FileRejected("manifest_invalid", "manifest needs export_id and files")
+    return manifest
+
+
+def verify(z: zipfile.ZipFile, manifest: dict) -> dict[str, bytes]:
+    """Check every listed file's size, sha256 and row count; return the verified contents."""
+    contents = {}
+    for entry in manifest["files"]:
+        name = entry.get("name")
+        try:
+            info = z.getinfo(name)
+        except KeyError:
+            raise FileRejected("manifest_mismatch", f"{name} is listed but not in the bundle") from None
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise FileRejected("file_too_large", f"{name}: {info.file_size} bytes")
+        data = z.read(name)
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise FileRejected("checksum_mismatch", f"{name}: sha256 differs from the manifest")
+        if entry.get("rows") is not None and (n := _count_rows(data)) != int(entry["rows"]):
+            raise FileRejected("row_count_mismatch", f"{name}: {n} rows, manifest says {entry['rows']}")
+        contents[name] = data
+    unlisted = {n for n in z.namelist() if n != "manifest.json"} - set(contents)
+    if unlisted:
+        raise FileRejected("manifest_mismatch", f"files not in the manifest: {', '.join(sorted(unlisted))}")
+    return contents
+
+
+def _count_rows(data: bytes) -> int:
+    return max(sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))) - 1, 0)
+
+
+def parse(path: Path) -> Iterator[SourceRecord]:
+    path = Path(path)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise FileRejected("file_too_large", f"{path.stat().st_size} bytes")
+    try:
+        z = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        raise FileRejected("not_a_bundle", f"not a ZIP file: {e}") from None
+    with z:
+        manifest = read_manifest(z)
+        contents = verify(z, manifest)
+    export_id = manifest["export_id"]
+    today = dt.date.today()
+    for name, data in contents.items():
+        if name not in TABLES:
+            raise FileRejected("unknown_table", f"{name} is not a known OPTIMA table")
+        entity, spec, person = TABLES[name]
+        reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        header = next(reader, None)
+        if header is None:
+            continue
+        missing = {f for f, (_, req) in spec.items() if req} - set(header)
+        if person:
+            missing |= {"surname", "first_name"} - set(header)
+        if missing:
+            raise FileRejected("missing_columns", f"{name}: no column for {', '.join(sorted(missing))}")
+        for rowno, row in enumerate(reader, start=2):
+            raw = dict(zip(header, row))
+            rec = SourceRecord(entity, f"{name}:{rowno}", row_payload(raw))
+            if len(row) != len(header):
+                rec.reason, rec.detail = "malformed_row", f"{len(row)} fields, header has {len(header)}"
+                yield rec
+                continue
+            try:
+                values = cast_fields(raw, spec)
+                if person:
+                    cast_person(raw, values, today)
+                values["export_id"] = export_id
+                check(entity, values)
+                rec.values = values
+            except CastError as e:
+                rec.reason, rec.detail = e.reason, e.detail
+            yield rec
+
+
+def check(entity: str, v: dict) -> None:
+    """Hard validation that makes a row unusable (soft rules are expectations, not quarantine)."""
+    if entity == "optima_assessment" and v["care_level"] not in (None, 1, 2, 3):
+        raise CastError("bad_care_level", f"care level {v['care_level']}")
+    if entity == "optima_supplement":
+        if v["care_level"] not in (1, 2, 3):
+            raise CastError("bad_care_level", f"care level {v['care_level']}")
+        if v["minutes_per_week"] < 0:
+            raise CastError("negative_minutes", str(v["minutes_per_week"]))
+        if v["end_date"] and v["end_date"] < v["start_date"]:
+            raise CastError("inconsistent_dates", f"ends {v['end_date']} before it starts {v['start_date']}")
+    if entity == "optima_care_report":
+        if v["minutes_delivered"] < 0:
+            raise CastError("negative_minutes", str(v["minutes_delivered"]))
+        v["month"] = v["month"].replace(day=1)

@@ -1,0 +1,178 @@
+"""SMEV 3 messages: envelopes of transport versions 1.1–1.3 and the payloads the LTC system needs.
+
+Parsing is lenient on the transport (elements matched by local name, any version, missing optional
+parts tolerated) because real messages break the published schemas; payloads are recognised by
+their root element. An unknown payload is kept whole in quarantine, never dropped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, as_date, cast_person, child,
+                               descendant, local, parse_xml_bytes, text_of)
+from etl import normalize
+
+SOURCE = "smev"
+MAX_MESSAGE_BYTES = 256 * 1024**2
+
+
+def parse(path: Path) -> Iterator[SourceRecord]:
+    path = Path(path)
+    size = path.stat().st_size
+    if size > min(MAX_FILE_BYTES, MAX_MESSAGE_BYTES):
+        raise FileRejected("file_too_large", f"{size} bytes, limit {MAX_MESSAGE_BYTES}")
+    data = path.read_bytes()
+    if not data.strip():
+        raise FileRejected("empty_file", "no content")
+    yield from parse_message(data, fallback_id=path.stem)
+
+
+def parse_message(data: bytes, fallback_id: str) -> Iterator[SourceRecord]:
+    root = parse_xml_bytes(data)
+    body = child(root, "Body") if local(root.tag) == "Envelope" else root
+    if body is None:
+        raise FileRejected("not_soap", "no SOAP Body")
+    fault = child(body, "Fault")
+    if fault is not None:
+        text = " ".join(x.strip() for x in fault.itertext() if x.strip())
+        yield SourceRecord("smev_message", fallback_id, etree.tostring(fault, encoding="unicode"),
+                           reason="soap_fault", detail=text[:500])
+        return
+    message_id = None
+    for name in ("MessageID", "MessageId"):
+        el = descendant(body, name)
+        if el is not None and el.text:
+            message_id = el.text.strip()
+            break
+    message_id = message_id or fallback_id
+    content = descendant(body, "MessagePrimaryContent")
+    if content is None:
+        return  # an empty queue or an acknowledgement: no citizen data in it
+    payload = next((c for c in content if isinstance(c.tag, str)), None)
+    if payload is None:
+        return
+    kind = local(payload.tag)
+    death = descendant(payload, "FATALOIVRequest")
+    if death is not None:
+        yield from deaths(death, message_id)
+    elif kind == "request" and descendant(payload, "orderRequest") is not None:
+        yield from applications(payload, message_id)
+    else:
+        yield SourceRecord("smev_message", message_id, etree.tostring(payload, encoding="unicode"),
+                           reason="unknown_payload", detail=f"{{{etree.QName(payload).namespace}}}{kind}")
+
+
+def applications(payload, message_id: str) -> Iterator[SourceRecord]:
+    today = dt.date.today()
+    for order in payload.iter():
+        if local(order.tag) != "orderRequest":
+            continue
+        order_uuid = text_of(order, "orderUuid")
+        rec = SourceRecord("smev_application", f"{message_id}/{order_uuid or 'order'}",
+                           etree.tostring(order, encoding="unicode"))
+        try:
+            recipient = child(order, "recipient")
+            fio = child(recipient, "fio")
+            raw = {"snils": text_of(recipient, "snils"), "surname": text_of(fio, "surname"),
+                   "first_name": text_of(fio, "forename"), "patronymic": text_of(fio, "patronymic")}
+            address_el = child(recipient, "factAddress")
+            if address_el is None:
+                address_el = child(recipient, "residenceRegistrationAddress")
+            oktmo = None
+            if address_el is not None:
+                for el in address_el.iter():
+                    if local(el.tag).endswith(("Oktmo8", "Oktmo11")) and el.text:
+                        oktmo = el.text.strip()[:8]
+            out = {
+                "message_id": message_id, "order_uuid": order_uuid,
+                "order_number": text_of(order, "request", "orderNumber"),
+                "order_date": _date(text_of(order, "request", "orderDate")),
+                "oszn_name": text_of(order, "request", "osznName"),
+                "sex": _sex(text_of(recipient, "gender")),
+                "birth_date": _date(text_of(recipient, "birthDate")),
+                "address": text_of(address_el, "fullAddress") if address_el is not None else None,
+                "oktmo": oktmo, "phone": text_of(recipient, "phoneNumber"),
+            }
+            rec.values = cast_person(raw, out, today)
+        except CastError as e:
+            rec.reason, rec.detail = e.reason, e.detail
+        yield rec
+
+
+def deaths(request, message_id: str) -> Iterator[SourceRecord]:
+    """ЗАГС death registrations (FATALOIVRequest 4.0.x): no SNILS, birth dates may be partial."""
+    today = dt.date.today()
+    for reg in request:
+        if local(reg.tag) != "СведРегСмертОИВ":
+            continue
+        number = reg.get("НомерЗапис") or "record"
+        rec = SourceRecord("smev_death", f"{message_id}/{number}", etree.tostring(reg, encoding="unicode"))
+        try:
+            dead = descendant(reg, "СведУмер")
+            if dead is None:
+                raise CastError("missing_required", "no СведУмер")
+            fio = child(dead, "ФИОУмер")
+            raw = {"surname": text_of(fio, "Фамилия"), "first_name": text_of(fio, "Имя"),
+                   "patronymic": text_of(fio, "Отчество")}
+            birth, precision = _birth(dead)
+            sex_code = dead.get("Пол") or text_of(dead, "Пол")
+            death_date = _date(text_of(dead, "ДатаСмертКаленд"))
+            if death_date is None:
+                death_date, _ = _partial(child(dead, "ДатаСмертДок"))
+            address = None
+            adr = descendant(dead, "АдрМЖРФ")
+            if adr is not None:
+                address = adr.get("АдрРФТекст")
+            organ = child(reg, "ОрганЗАГС")
+            out = {"message_id": message_id, "record_number": number,
+                   "record_date": _date(reg.get("ДатаЗапис") or text_of(reg, "ДатаЗапис")),
+                   "death_date": death_date, "birth_date": birth, "birth_date_precision": precision,
+                   "sex": {"1": "M", "2": "F"}.get((sex_code or "").strip()),
+                   "zags_code": organ.get("КодЗАГС") if organ is not None else None, "address": address}
+            if death_date is None:
+                raise CastError("missing_required", "no date of death")
+            if death_date > today:
+                raise CastError("date_in_future", f"date of death {death_date}")
+            rec.values = cast_person(raw, out, today)
+        except CastError as e:
+            rec.reason, rec.detail = e.reason, e.detail
+        yield rec
+
+
+def _birth(dead) -> tuple[dt.date | None, str | None]:
+    full = _date(text_of(dead, "ДатаРождКаленд"))
+    if full:
+        return full, "day"
+    return _partial(child(dead, "ДатаРождДок"))
+
+
+def _partial(el) -> tuple[dt.date | None, str | None]:
+    """A document date with possibly unknown day or month (ПрДень / ПрМесяц): first day of the known span."""
+    if el is None:
+        return None, None
+    year, month, day = text_of(el, "Год"), text_of(el, "Месяц"), text_of(el, "День")
+    if not year:
+        return None, None
+    try:
+        if month and day:
+            return dt.date(int(year), int(month), int(day)), "day"
+        if month:
+            return dt.date(int(year), int(month), 1), "month"
+        return dt.date(int(year), 1, 1), "year"
+    except ValueError:
+        raise CastError("bad_date", f"{day}.{month}.{year}") from None
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return as_date(text)
+    except ValueError as e:
+        raise CastError("bad_date", str(e)) from None
+
+
+def _sex(code: str | None) -> str | None:
+    return normalize.normalize_sex(code)

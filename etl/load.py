@@ -1,0 +1,171 @@
+"""Landing: every record read goes to raw with its lineage, then to staging or to quarantine.
+
+One transaction per file (load batch): a failure part-way leaves nothing half-loaded. A file whose
+bytes were loaded before is skipped; a record whose content was already landed is quarantined as
+`duplicate_record`, so each batch keeps read = staged + quarantined.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from connectors import health, optima, smev
+from connectors.common import FileRejected, SourceRecord
+from etl import db
+
+log = logging.getLogger(__name__)
+
+CONNECTORS = {"health": health, "smev": smev, "optima": optima}
+SUFFIXES = {"health": {".csv", ".txt"}, "smev": {".xml"}, "optima": {".zip"}}
+
+
+@dataclass
+class FileResult:
+    source: str
+    path: str
+    status: str                      # loaded | skipped | rejected
+    batch_id: int | None = None
+    read: int = 0
+    staged: int = 0
+    quarantined: int = 0
+    reason: str | None = None
+    detail: str | None = None
+    by_entity: dict = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def expand(source: str, paths: Iterable[Path]) -> list[Path]:
+    """Files to load: given files as they are, folders searched for the source's file types."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES[source]))
+        else:
+            out.append(p)
+    return out
+
+
+_COLUMNS: dict[str, list[str]] = {}
+
+
+def staging_columns(cur, entity: str) -> list[str]:
+    if entity not in _COLUMNS:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = %s"
+            " AND column_name NOT IN ('stg_id', 'batch_id', 'locator') ORDER BY ordinal_position", (entity,))
+        _COLUMNS[entity] = [r[0] for r in cur.fetchall()]
+        if not _COLUMNS[entity]:
+            raise LookupError(f"no staging table for {entity}")
+    return _COLUMNS[entity]
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "\\0")  # PostgreSQL text cannot hold NUL
+
+
+def ingest(source: str, paths: Iterable[Path], run_id: str | None = None) -> list[FileResult]:
+    if source not in CONNECTORS:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(CONNECTORS)}")
+    return [ingest_file(source, p, run_id) for p in expand(source, paths)]
+
+
+def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResult:
+    path = Path(path)
+    result = FileResult(source, str(path), "loaded")
+    if not path.is_file():
+        return _reject(result, path, "", run_id, FileRejected("file_not_found", str(path)))
+    digest = sha256_file(path)
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND file_sha256 = %s AND status = 'loaded'",
+                    (source, digest))
+        row = cur.fetchone()
+        if row:
+            result.status, result.batch_id = "skipped", row[0]
+            result.detail = f"already loaded as batch {row[0]}"
+            return result
+        cur.execute(
+            "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, run_id)"
+            " VALUES (%s, %s, %s, %s, 'loading', %s) RETURNING batch_id",
+            (source, path.name, digest, path.stat().st_size, run_id))
+        batch_id = result.batch_id = cur.fetchone()[0]
+        try:
+            records = list(CONNECTORS[source].parse(path))
+        except FileRejected as e:
+            conn.rollback()
+            return _reject(result, path, digest, run_id, e)
+        _land(cur, source, path.name, batch_id, records, result)
+        cur.execute("UPDATE audit.load_batch SET status = 'loaded', n_read = %s, n_staged = %s, n_quarantined = %s,"
+                    " finished_at = now() WHERE batch_id = %s",
+                    (result.read, result.staged, result.quarantined, batch_id))
+    log.info("loaded %s: read %d, staged %d, quarantined %d", path.name, result.read, result.staged,
+             result.quarantined)
+    return result
+
+
+def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: FileRejected) -> FileResult:
+    result.status, result.reason, result.detail = "rejected", e.reason, e.detail
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, reject_reason, run_id,"
+            " finished_at) VALUES (%s, %s, %s, %s, 'rejected', %s, %s, now()) RETURNING batch_id",
+            (result.source, path.name, digest, path.stat().st_size if path.exists() else None,
+             f"{e.reason}: {e.detail}", run_id))
+        result.batch_id = cur.fetchone()[0]
+    log.warning("rejected %s: %s", path, e)
+    return result
+
+
+def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceRecord], result: FileResult) -> None:
+    # Records already landed from an earlier batch, or earlier in this file, are duplicates.
+    hashes = [r.content_hash for r in records]
+    seen: dict[str, str] = {}
+    for i in range(0, len(hashes), 10000):
+        cur.execute("SELECT content_hash, min(batch_id || ':' || locator) FROM raw.record r"
+                    " JOIN audit.load_batch b USING (batch_id)"
+                    " WHERE r.source = %s AND b.status = 'loaded' AND content_hash = ANY(%s) GROUP BY content_hash",
+                    (source, hashes[i:i + 10000]))
+        seen.update(dict(cur.fetchall()))
+    raw_rows, quarantine_rows = [], []
+    staged: dict[str, list] = {}
+    locators: set[str] = set()
+    for rec, digest in zip(records, hashes):
+        if rec.locator in locators:  # a source that repeats its own ids still lands every record
+            n = 2
+            while f"{rec.locator}#{n}" in locators:
+                n += 1
+            rec.locator = f"{rec.locator}#{n}"
+        locators.add(rec.locator)
+        payload = _clean(rec.payload)
+        raw_rows.append((batch_id, rec.locator, source, rec.entity, file_name, digest, payload))
+        if rec.values is not None and digest in seen:
+            rec.reason, rec.detail = "duplicate_record", f"same content as batch:locator {seen[digest]}"
+        if rec.reason is None and rec.values is not None:
+            staged.setdefault(rec.entity, []).append(rec)
+            seen.setdefault(digest, f"{batch_id}:{rec.locator}")
+        else:
+            quarantine_rows.append((batch_id, rec.locator, source, rec.entity, rec.reason or "unparsed",
+                                    rec.detail, payload))
+        counts = result.by_entity.setdefault(rec.entity, {"read": 0, "staged": 0, "quarantined": 0})
+        counts["read"] += 1
+        counts["staged" if rec.reason is None else "quarantined"] += 1
+    db.copy_rows(cur, "raw.record", ["batch_id", "locator", "source", "entity", "file_name", "content_hash",
+                                     "payload"], raw_rows)
+    db.copy_rows(cur, "quarantine.record", ["batch_id", "locator", "source", "entity", "reason_code", "detail",
+                                            "payload"], quarantine_rows)
+    for entity, recs in staged.items():
+        cols = staging_columns(cur, entity)
+        db.copy_rows(cur, f"staging.{entity}", ["batch_id", "locator", *cols],
+                     ((batch_id, r.locator, *(r.values.get(c) for c in cols)) for r in recs))
+    result.read = len(records)
+    result.quarantined = len(quarantine_rows)
+    result.staged = result.read - result.quarantined
