@@ -40,6 +40,7 @@ CREATE SCHEMA IF NOT EXISTS quarantine;
 CREATE SCHEMA IF NOT EXISTS register;
 CREATE SCHEMA IF NOT EXISTS marts;
 CREATE SCHEMA IF NOT EXISTS ref;
+CREATE SCHEMA IF NOT EXISTS build;  -- marts built here, published to marts only after the gate
 
 -- audit ------------------------------------------------------------------------------------------
 CREATE TABLE audit.load_batch (
@@ -311,6 +312,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for schema in ("marts", "register", "staging", "quarantine", "raw", "ref"):
+    for schema in ("build", "marts", "register", "staging", "quarantine", "raw", "ref"):
         op.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     op.execute("DROP TABLE IF EXISTS audit.expectation_result, audit.pipeline_run, audit.load_batch")
