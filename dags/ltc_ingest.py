@@ -1,0 +1,54 @@
+"""One ingestion DAG per source system: land the files found in its landing folder.
+
+Each run loads whatever is new (files already loaded are skipped by content hash) and updates the
+source's staging Asset, which schedules the register DAG.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from etl.assets import STAGED
+
+SCHEDULES = {"health": "0 * * * *", "smev": "*/15 * * * *", "optima": "30 2 * * *"}
+DESCRIPTIONS = {
+    "health": "Выгрузки Минздрава: направления медорганизаций и медицинские события (CSV)",
+    "smev": "СМЭВ 3: заявления ЕПГУ, сведения ФРИ, записи ЗАГС о смерти",
+    "optima": "Выгрузки ЕИС «ОПТИМА»: получатели, оценка нуждаемости, дополнения к ИППСУ, отчёты помощников",
+}
+
+
+def make_ingest_dag(source: str):
+    @dag(
+        dag_id=f"ltc_ingest_{source}",
+        description=DESCRIPTIONS[source],
+        schedule=SCHEDULES[source],
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["ltc", "ingest", source],
+        default_args={"retries": 2, "retry_delay": timedelta(minutes=2),
+                      "execution_timeout": timedelta(hours=1)},
+        params={"landing_dir": Param(os.environ.get("LTC_LANDING_DIR", ""), type="string",
+                                     description="Folder with one subfolder per source; empty = var/landing")},
+    )
+    def ingest_dag():
+        @task(outlets=[STAGED[source]])
+        def ingest(**context) -> dict:
+            from etl import pipeline
+
+            folder = pipeline.landing_dir(source, context["params"].get("landing_dir") or None)
+            summary = pipeline.ingest(source, folder, context["run_id"])
+            if summary["rejected"]:
+                print("rejected files:", *summary["rejected"], sep="\n  ")
+            return summary
+
+        ingest()
+
+    return ingest_dag()
+
+
+for _source in STAGED:
+    globals()[f"ltc_ingest_{_source}"] = make_ingest_dag(_source)

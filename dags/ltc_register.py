@@ -1,0 +1,68 @@
+"""Register, validation gate and mart publication; runs when any source's staging Asset is updated.
+
+staging/register checkpoints → build marts (into the `build` schema) → marts checkpoint → publish.
+A failed critical expectation fails its task, so nothing downstream is published.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+from etl.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, SMEV_STAGED
+
+
+@dag(
+    dag_id="ltc_register",
+    description="Единый регистр получателей СДУ: дедупликация, проверки качества, публикация витрин",
+    schedule=(HEALTH_STAGED | SMEV_STAGED | OPTIMA_STAGED),
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ltc", "register", "marts"],
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "execution_timeout": timedelta(hours=2)},
+)
+def ltc_register():
+    @task(outlets=[REGISTER])
+    def build_register(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.build_register(context["run_id"])
+
+    @task(retries=0)
+    def validate_staging(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.validate("staging", context["run_id"])
+
+    @task(retries=0)
+    def validate_register(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.validate("register", context["run_id"])
+
+    @task
+    def build_marts(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.build_marts(context["run_id"])
+
+    @task(retries=0)
+    def validate_marts(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.validate("marts", context["run_id"])
+
+    @task(outlets=[MART_RECIPIENTS])
+    def publish_marts(**context) -> dict:
+        from etl import pipeline
+
+        return pipeline.publish_marts(context["run_id"])
+
+    reg = build_register()
+    checks = [validate_staging(), validate_register()]
+    marts = build_marts()
+    reg >> checks >> marts >> validate_marts() >> publish_marts()
+
+
+ltc_register_dag = ltc_register()

@@ -1,0 +1,153 @@
+"""`ltcreg demo`: generate a region, run the real DAGs through Airflow (`dag.test()`), print a summary.
+
+Airflow runs with a throwaway AIRFLOW_HOME and its own metadata database; the register lives in
+PostgreSQL (DATABASE_URL or the embedded server). Re-running the demo is idempotent: the same
+seed gives the same files, which are skipped as already loaded.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from etl import db
+
+DAGS_DIR = db.PROJECT_ROOT / "dags"
+
+
+class Progress:
+    def __init__(self, total: int):
+        self.total, self.n, self.t0 = total, 0, time.monotonic()
+
+    def step(self, text: str):
+        self.n += 1
+        print(f"[{self.n}/{self.total}] {text} …", flush=True)
+        self.t = time.monotonic()
+
+    def done(self, text: str = "done"):
+        print(f"      {text} ({time.monotonic() - self.t:.1f} s)", flush=True)
+
+
+def airflow_env(home: Path) -> dict:
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "DATABASE_URL": db.database_url(),
+    }
+    os.environ.update(env)
+    return env
+
+
+def load_dag(module_file: Path, dag_id: str):
+    spec = importlib.util.spec_from_file_location(f"ltc_dag_{module_file.stem}", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if getattr(value, "dag_id", None) == dag_id:
+            return value
+    raise LookupError(f"{dag_id} not in {module_file}")
+
+
+def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airflow: bool = False) -> int:
+    from etl.generate import generate
+
+    out = Path(out or db.var_dir() / "demo")
+    landing = out / "landing"
+    progress = Progress(7)
+
+    progress.step(f"generating a region of {persons} persons (seed {seed}) into {landing}")
+    counts = generate(landing, persons=persons, seed=seed)
+    progress.done(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+    progress.step("preparing PostgreSQL (" + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else
+                                            "embedded server under var/pgdata") + ") and Alembic migrations")
+    db.upgrade()
+    progress.done()
+
+    progress.step("preparing a throwaway Airflow home and its metadata database")
+    home = Path(tempfile.mkdtemp(prefix="ltc-airflow-"))
+    env = airflow_env(home)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, **env}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    progress.done(str(home))
+
+    conf = {"landing_dir": str(landing)}
+    failed = []
+    t_run = time.monotonic()
+    try:
+        for source in ("health", "smev", "optima"):
+            progress.step(f"DAG ltc_ingest_{source}")
+            dag = load_dag(DAGS_DIR / "ltc_ingest.py", f"ltc_ingest_{source}")
+            dr = dag.test(run_conf=conf)
+            progress.done(f"state {dr.state}")
+            if str(dr.state) != "success":
+                failed.append(dag.dag_id)
+        progress.step("DAG ltc_register (register → expectations → marts → publication)")
+        dag = load_dag(DAGS_DIR / "ltc_register.py", "ltc_register")
+        dr = dag.test()
+        progress.done(f"state {dr.state}")
+        if str(dr.state) != "success":
+            failed.append(dag.dag_id)
+    finally:
+        if not keep_airflow:
+            shutil.rmtree(home, ignore_errors=True)
+    print_summary(out, run_seconds=time.monotonic() - t_run)
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)} — see the validation messages above and audit.pipeline_run",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_summary(out: Path, run_seconds: float) -> None:
+    from etl import quality
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        print("\n=== Summary (whole register database) ===")
+        cur.execute("""SELECT source, count(*) FILTER (WHERE status = 'loaded'), count(*) FILTER (WHERE status = 'rejected'),
+                              coalesce(sum(n_read), 0), coalesce(sum(n_staged), 0), coalesce(sum(n_quarantined), 0)
+                       FROM audit.load_batch GROUP BY source ORDER BY source""")
+        print(f"{'source':8} {'files':>6} {'rejected':>8} {'read':>8} {'staged':>8} {'quarantined':>11}")
+        for row in cur.fetchall():
+            print(f"{row[0]:8} {row[1]:>6} {row[2]:>8} {row[3]:>8} {row[4]:>8} {row[5]:>11}")
+        cur.execute("SELECT reason_code, count(*) FROM quarantine.record GROUP BY 1 ORDER BY 2 DESC")
+        reasons = cur.fetchall()
+        if reasons:
+            print("quarantine by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))
+        cur.execute("SELECT count(*), count(snils), count(death_date) FROM register.person")
+        persons, with_snils, dead = cur.fetchone()
+        cur.execute("SELECT rule, count(*) FROM register.person_link GROUP BY 1 ORDER BY 1")
+        links = ", ".join(f"{r} {n}" for r, n in cur.fetchall())
+        print(f"register: {persons} persons ({with_snils} with a valid SNILS, {dead} deceased); links by rule: {links}")
+        cur.execute("""SELECT DISTINCT ON (suite, expectation) suite, expectation, severity, success, unexpected_count
+                       FROM audit.expectation_result ORDER BY suite, expectation, result_id DESC""")
+        results = cur.fetchall()
+        ok = sum(r[3] for r in results)
+        print(f"expectations (latest run): {ok} of {len(results)} passed")
+        for suite, exp, sev, success, n in results:
+            if not success:
+                print(f"  {'FAIL' if sev == 'critical' else 'warn'} {suite}.{exp} ({sev}): {n} unexpected")
+        cur.execute("SELECT count(*), min(month), max(month), max(published_at) FROM marts.mart_recipients_by_level")
+        n, first, last, published = cur.fetchone()
+        print(f"mart_recipients_by_level: {n} rows, {first} … {last}, published {published}")
+        target = out / "marts" / "mart_recipients_by_level.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cur.execute("""SELECT month, oktmo, municipality, care_level, recipients, entered, exited
+                       FROM marts.mart_recipients_by_level ORDER BY month, oktmo, care_level""")
+        with open(target, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["Месяц", "ОКТМО", "Муниципальное образование", "Уровень нуждаемости", "Получателей",
+                        "Вошли в систему", "Выбыли"])
+            w.writerows(cur.fetchall())
+        print(f"mart written to {target}")
+        print(f"Data Docs: {quality.data_docs_index()}")
+        print(f"pipeline run time: {run_seconds:.1f} s")

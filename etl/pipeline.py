@@ -1,0 +1,107 @@
+"""The pipeline's steps as plain functions: what the DAG tasks and the CLI call.
+
+Each step is idempotent: landing skips files already loaded, the register links only unlinked
+records, marts are rebuilt from scratch and replaced atomically.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from etl import db
+
+log = logging.getLogger(__name__)
+
+
+def landing_dir(source: str, base: str | None = None) -> Path:
+    root = Path(base or os.environ.get("LTC_LANDING_DIR") or db.var_dir() / "landing")
+    return root / source
+
+
+def record_step(run_id: str, dag_id: str, step: str, status: str, summary: dict | None = None) -> None:
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit.pipeline_run (run_id, dag_id, step, status, finished_at, summary)"
+            " VALUES (%s, %s, %s, %s, now(), %s)"
+            " ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = now(),"
+            " summary = excluded.summary",
+            (f"{run_id}/{dag_id}/{step}", dag_id, step, status, json.dumps(summary or {}, ensure_ascii=False,
+                                                                            default=str)))
+
+
+def ingest(source: str, folder: Path, run_id: str) -> dict:
+    from etl import load
+
+    db.upgrade()
+    results = load.ingest(source, [folder], run_id=run_id) if Path(folder).exists() else []
+    summary = {
+        "files": len(results),
+        "loaded": sum(r.status == "loaded" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "rejected": [f"{Path(r.path).name}: {r.reason}: {r.detail}" for r in results if r.status == "rejected"],
+        "read": sum(r.read for r in results), "staged": sum(r.staged for r in results),
+        "quarantined": sum(r.quarantined for r in results),
+    }
+    record_step(run_id, f"ltc_ingest_{source}", "ingest", "success", summary)
+    return summary
+
+
+def build_register(run_id: str) -> dict:
+    from etl import register
+
+    db.upgrade()
+    counts = register.build()
+    record_step(run_id, "ltc_register", "build_register", "success", counts)
+    return counts
+
+
+def validate(checkpoint: str, run_id: str) -> dict:
+    """Run a checkpoint; raise GateFailed (and record it) when a critical expectation fails."""
+    from etl import quality
+
+    outcomes = quality.run_checkpoint(checkpoint, run_id)
+    for o in outcomes:
+        (log.info if o.success else log.warning)(o.line())
+    summary = {"passed": sum(o.success for o in outcomes),
+               "failed_critical": [o.line() for o in outcomes if not o.success and o.severity == quality.CRITICAL],
+               "warnings": [o.line() for o in outcomes if not o.success and o.severity == quality.WARNING]}
+    try:
+        quality.gate(outcomes)
+    except quality.GateFailed as e:
+        record_step(run_id, "ltc_register", f"validate_{checkpoint}", "failed", {**summary, "error": str(e)})
+        raise
+    record_step(run_id, "ltc_register", f"validate_{checkpoint}", "success", summary)
+    return summary
+
+
+def build_marts(run_id: str) -> dict:
+    from etl import sqlmodels
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        sqlmodels.apply_views(cur)
+        counts = {name: sqlmodels.build_mart(cur, name, "build") for name in sqlmodels.MARTS}
+    record_step(run_id, "ltc_register", "build_marts", "success", counts)
+    return counts
+
+
+def publish_marts(run_id: str) -> dict:
+    from etl import sqlmodels
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        counts = {name: sqlmodels.publish_mart(cur, name, "build") for name in sqlmodels.MARTS}
+    record_step(run_id, "ltc_register", "publish_marts", "success", counts)
+    return counts
+
+
+def run_all(landing_base: str | None, run_id: str) -> dict:
+    """The whole pipeline without Airflow (used by `ltcreg run` and tests)."""
+    out = {src: ingest(src, landing_dir(src, landing_base), run_id) for src in ("health", "smev", "optima")}
+    out["register"] = build_register(run_id)
+    for cp in ("staging", "register"):
+        out[f"validate_{cp}"] = validate(cp, run_id)
+    out["build_marts"] = build_marts(run_id)
+    out["validate_marts"] = validate("marts", run_id)
+    out["publish"] = publish_marts(run_id)
+    return out
