@@ -33,9 +33,12 @@ def parse(path: Path) -> Iterator[SourceRecord]:
 
 def parse_message(data: bytes, fallback_id: str) -> Iterator[SourceRecord]:
     root = parse_xml_bytes(data)
-    body = child(root, "Body") if local(root.tag) == "Envelope" else root
+    if local(root.tag) != "Envelope":  # a payload saved without its envelope (landing-folder mode)
+        yield from payload_records(root, fallback_id)
+        return
+    body = child(root, "Body")
     if body is None:
-        raise FileRejected("not_soap", "no SOAP Body")
+        raise FileRejected("not_soap", "SOAP Envelope without a Body")
     fault = child(body, "Fault")
     if fault is not None:
         text = " ".join(x.strip() for x in fault.itertext() if x.strip())
@@ -53,8 +56,11 @@ def parse_message(data: bytes, fallback_id: str) -> Iterator[SourceRecord]:
     if content is None:
         return  # an empty queue or an acknowledgement: no citizen data in it
     payload = next((c for c in content if isinstance(c.tag, str)), None)
-    if payload is None:
-        return
+    if payload is not None:
+        yield from payload_records(payload, message_id)
+
+
+def payload_records(payload, message_id: str) -> Iterator[SourceRecord]:
     kind = local(payload.tag)
     death = descendant(payload, "FATALOIVRequest")
     if death is not None:

@@ -385,6 +385,7 @@ class Generator:
             "health_medical_event": self.write_medical_events(out / "health"),
             "smev_application": self.write_applications(out / "smev"),
             "smev_death": self.write_deaths(out / "smev"),
+            "smev_foreign": self.write_foreign(out / "smev"),
         }
         counts.update(self.write_optima(out / "optima"))
         with open(out / "truth.csv", "w", encoding="utf-8", newline="") as f:
@@ -412,9 +413,12 @@ class Generator:
                     snils = snils.lstrip("0")  # Excel dropped the leading zeros
             consent = rng.random() < 0.9
             ref_id = f"{mo}-{len(self.truth) + 1:08d}"
+            birth = d["birth_date"].strftime("%d.%m.%Y")
+            if rng.random() < 0.01:  # what operators really type: impossible dates, dates in text
+                birth = rng.choice([f"31.02.{d['birth_date'].year}", "н/д", f"{d['birth_date'].year}"])
             by_mo.setdefault(mo, []).append([
                 mo, ref_id, when.strftime("%d.%m.%Y"), CHANNELS[channel], snils, "", d["surname"], d["first_name"],
-                d["patronymic"], "М" if d["sex"] == "M" else "Ж", d["birth_date"].strftime("%d.%m.%Y"),
+                d["patronymic"], "М" if d["sex"] == "M" else "Ж", birth,
                 d["address"], d["oktmo"], d["phone"], ", ".join(rng.sample(ICD_COMMON, rng.randint(1, 2))),
                 "да" if consent else "нет",
                 (when - dt.timedelta(days=rng.randint(0, 5))).strftime("%d.%m.%Y") if consent else "",
@@ -474,6 +478,15 @@ class Generator:
             self.truth.append(("smev", "smev_application", order_uuid, p.key))
             n += 1
         return n
+
+    def write_foreign(self, folder: Path) -> int:
+        """A message of another service routed to us by mistake: it must land in quarantine, whole."""
+        msg_id = self.uid()
+        payload = ('<inn:FNSINNSingularRequest xmlns:inn="urn://x-artefacts-fns-inn-singular/root/310-41/4.0.1">'
+                   '<inn:СведФЛ><inn:ФИО Фамилия="Тестов" Имя="Тест"/></inn:СведФЛ></inn:FNSINNSingularRequest>')
+        (folder / f"foreign_{msg_id}.xml").write_text(
+            smev_envelope("1.3", msg_id, f"{self.cfg.as_of}T12:00:00.000+03:00", "FNS001", payload), encoding="utf-8")
+        return 1
 
     def write_deaths(self, folder: Path) -> int:
         dead = sorted((p for p in self.persons if p.death_date and p.death_date <= self.cfg.as_of),

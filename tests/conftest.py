@@ -1,0 +1,80 @@
+"""Tests run against a real PostgreSQL: the server in DATABASE_URL, or the embedded one.
+
+A fresh database is created for the session and dropped at the end; DATABASE_URL is pointed at
+it so the code under test uses it exactly as in production.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "register.person_key", "register.person",
+               "audit.expectation_result", "audit.pipeline_run", "marts.mart_recipients_by_level",
+               "audit.load_batch"]
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    from etl import db
+
+    admin = os.environ.get("DATABASE_URL") or db.embedded_server_url(db.var_dir() / "pgdata-test")
+    name = f"ltc_test_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(admin, name)
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    db.upgrade(url)
+    yield url
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
+    cur = conn.cursor()
+    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,))
+    cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.close()
+
+
+@pytest.fixture
+def clean_db(pg_url):
+    """An empty register database (schema and reference data kept)."""
+    from etl import db
+
+    with db.transaction(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'")
+        for (t,) in cur.fetchall():
+            cur.execute(f"TRUNCATE staging.{t} RESTART IDENTITY")
+    return pg_url
+
+
+@pytest.fixture(scope="session")
+def region(tmp_path_factory):
+    """A small generated region shared by the tests that only read it."""
+    from etl.generate import generate
+
+    out = tmp_path_factory.mktemp("region")
+    counts = generate(out, persons=300, seed=11)
+    return out, counts
+
+
+def query(sql: str, params=None):
+    from etl import db
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None

@@ -1,0 +1,151 @@
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+
+from connectors import health, optima, smev
+from connectors.common import FileRejected
+from tests.conftest import REFERENCE
+
+HEADER = "КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;" \
+         "ДиагнозМКБ;СогласиеНаРазглашение"
+
+
+def write(tmp_path, name, text, encoding="cp1251"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def test_referral_cp1251_semicolon(tmp_path):
+    p = write(tmp_path, "r.csv", HEADER + "\r\n"
+              "360001;A-1;02.01.2024;выписка из стационара;112-233-445 95;Семёнова;Анна;Ильинична;Ж;13.12.1950;I63.9;да\r\n"
+              "360001;A-2;2024-01-03;прием врача;112-233-445 96;ПЕТРОВ;Иван;Петрович;;01.05.1940;G30.9;нет\r\n")
+    recs = list(health.parse(p))
+    assert [r.reason for r in recs] == [None, None]
+    a, b = recs[0].values, recs[1].values
+    assert (a["snils"], a["surname"], a["birth_date"], a["channel"], a["icd10"]) == \
+        ("11223344595", "Семёнова", dt.date(1950, 12, 13), "hospital_discharge", "I63.9")
+    # invalid checksum: SNILS kept raw, not trusted; sex inferred from the patronymic
+    assert b["snils"] is None and b["snils_raw"] == "112-233-445 96" and b["sex"] == "M"
+    # no consent to disclose medical secrecy: the diagnosis is not stored, and the record says so
+    assert b["icd10"] is None and b["diagnosis_withheld"] is True
+    assert recs[0].locator == "2" and recs[1].locator == "3"
+
+
+def test_referral_utf8_bom_comma_and_column_order(tmp_path):
+    text = "\ufeffФамилия,Имя,ДатаРождения,КодМО,НомерНаправления,ДатаНаправления\nИванов,Иван,1950-12-13,1,R9,01.02.2024\n"
+    recs = list(health.parse(write(tmp_path, "u.csv", text, "utf-8")))
+    assert recs[0].values["surname"] == "Иванов" and recs[0].values["referral_id"] == "R9"
+
+
+def test_bad_rows_go_to_quarantine_with_reason(tmp_path):
+    p = write(tmp_path, "bad.csv", HEADER + "\r\n"
+              "360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;31.02.1950;;да\r\n"
+              "360001;A-2;02.01.2024;иное;;;Иван;;М;01.02.1950;;да\r\n"
+              "360001;A-3;02.01.2024\r\n")
+    reasons = [r.reason for r in health.parse(p)]
+    assert reasons == ["bad_date", "missing_identity", "malformed_row"]
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("Фамилия;Имя\r\nИванов;Иван\r\n", "missing_columns"),
+    ("", "empty_file"),
+    ("КодМО НомерНаправления ДатаНаправления\r\n", "bad_delimiter"),
+])
+def test_file_level_rejections(tmp_path, text, reason):
+    with pytest.raises(FileRejected) as e:
+        list(health.parse(write(tmp_path, "x.csv", text)))
+    assert e.value.reason == reason
+
+
+def test_smev_reference_death_registry_in_envelope():
+    path = REFERENCE / "smev3/samples/zags-fataloiv/GetRequestResponse-zagsFatalOivProducerRequest.xml"
+    [rec] = list(smev.parse(path))
+    v = rec.values
+    assert rec.entity == "smev_death" and rec.locator.startswith("56bd4c72-53d4-11ea-8d77-2e728ce88125/")
+    assert (v["surname"], v["first_name"], v["patronymic"]) == ("Иванов", "Иван", "Иванович")
+    assert v["birth_date"] == dt.date(1950, 12, 13) and v["death_date"] == dt.date(2018, 12, 14)
+    assert v["sex"] == "M" and v["snils"] is None
+
+
+def test_smev_reference_partial_birth_date():
+    recs = list(smev.parse(REFERENCE / "smev3/samples/zags-fataloiv/smevRequest_4.xml"))
+    assert [(r.values["surname"], r.values["birth_date"], r.values["birth_date_precision"]) for r in recs] == [
+        ("Иванов", dt.date(1950, 12, 13), "day"),
+        ("Иванова", dt.date(1912, 1, 1), "year"),  # ДатаРождДок with ПрДень and ПрМесяц: only the year is known
+    ]
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("envelopes-1.2/SoapFaultResponse.xml", ["soap_fault"]),
+    ("envelopes-1.2/GetResponseResponce_EmptyQueue.xml", []),
+    ("envelopes-1.1/GetResponseResponse-empty.xml", []),
+    ("envelopes-1.2/GetResponseResponse_ValidResponse.xml", ["unknown_payload"]),
+])
+def test_smev_reference_envelopes(name, expected):
+    recs = list(smev.parse(REFERENCE / "smev3/samples" / name))
+    assert [r.reason for r in recs] == expected
+
+
+def test_smev_rejects_xxe_and_billion_laughs(tmp_path):
+    xxe = tmp_path / "xxe.xml"
+    xxe.write_text('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
+    laughs = tmp_path / "lol.xml"
+    laughs.write_text('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><l>&b;</l>')
+    for p in (xxe, laughs):
+        with pytest.raises(FileRejected) as e:
+            list(smev.parse(p))
+        assert e.value.reason == "dtd_forbidden"
+    truncated = tmp_path / "t.xml"
+    truncated.write_text('<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>')
+    with pytest.raises(FileRejected) as e:
+        list(smev.parse(truncated))
+    assert e.value.reason == "malformed_xml"
+
+
+def test_smev_generated_application(region):
+    out, counts = region
+    recs = [r for p in sorted((out / "smev").glob("application_*.xml")) for r in smev.parse(p)]
+    assert len(recs) == counts["smev_application"]
+    v = recs[0].values
+    assert v["order_uuid"] and v["birth_date"] and v["oktmo"] and len(v["oktmo"]) == 8
+
+
+def _bundle(tmp_path, files: dict[str, str], tamper: str | None = None):
+    manifest = {"export_id": "T-1", "files": [
+        {"name": n, "rows": len(t.strip().splitlines()) - 1, "sha256": hashlib.sha256(t.encode()).hexdigest()}
+        for n, t in files.items()]}
+    p = tmp_path / "b.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("manifest.json", json.dumps(manifest))
+        for n, t in files.items():
+            z.writestr(n, t + (tamper if tamper and n == "supplements.csv" else ""))
+    return p
+
+
+SUP = ("supplement_id,recipient_id,assessment_id,care_level,minutes_per_week,provider_id,start_date,end_date\n"
+       "S1,R1,A1,2,1200,P1,2024-02-01,\nS2,R1,A1,4,100,P1,2024-02-01,\n")
+
+
+def test_optima_bundle_parses_and_hard_validates(tmp_path):
+    recs = list(optima.parse(_bundle(tmp_path, {"supplements.csv": SUP})))
+    assert recs[0].values["minutes_per_week"] == 1200 and recs[0].values["export_id"] == "T-1"
+    assert recs[1].reason == "bad_care_level"
+
+
+def test_optima_bundle_with_wrong_checksum_is_rejected_whole(tmp_path):
+    with pytest.raises(FileRejected) as e:
+        list(optima.parse(_bundle(tmp_path, {"supplements.csv": SUP}, tamper="S3,R2,A2,1,60,P1,2024-03-01,\n")))
+    assert e.value.reason == "checksum_mismatch"
+
+
+def test_optima_not_a_zip(tmp_path):
+    p = tmp_path / "x.zip"
+    p.write_bytes(b"not a zip")
+    with pytest.raises(FileRejected) as e:
+        list(optima.parse(p))
+    assert e.value.reason == "not_a_bundle"

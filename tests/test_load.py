@@ -1,0 +1,46 @@
+from connectors.common import FileRejected  # noqa: F401  (the loader turns it into a rejected batch)
+from etl import load
+from tests.conftest import query
+
+
+def test_every_record_lands_once_and_reloading_adds_nothing(clean_db, region):
+    out, counts = region
+    results = load.ingest("health", [out / "health"])
+    assert results and all(r.status == "loaded" for r in results)
+    for r in results:
+        assert r.read == r.staged + r.quarantined
+    staged = query("SELECT count(*) FROM staging.health_referral")[0][0] + \
+        query("SELECT count(*) FROM staging.health_medical_event")[0][0]
+    quarantined = query("SELECT count(*) FROM quarantine.record")[0][0]
+    assert staged + quarantined == counts["health_referral"] + counts["health_medical_event"]
+    assert query("SELECT count(*) FROM raw.record")[0][0] == staged + quarantined
+    # lineage: every staged row points at its raw record
+    orphans = query("SELECT count(*) FROM staging.health_referral s LEFT JOIN raw.record r "
+                    "USING (batch_id, locator) WHERE r.batch_id IS NULL")[0][0]
+    assert orphans == 0
+
+    again = load.ingest("health", [out / "health"])
+    assert {r.status for r in again} == {"skipped"}
+    assert query("SELECT count(*) FROM raw.record")[0][0] == staged + quarantined
+
+
+def test_same_records_in_a_new_file_are_quarantined_as_duplicates(clean_db, tmp_path):
+    text = ("КодМО;НомерНаправления;ДатаНаправления;Фамилия;Имя;ДатаРождения\r\n"
+            "1;A1;01.02.2024;Иванов;Иван;13.12.1950\r\n")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_bytes(text.encode("cp1251"))
+    b.write_bytes((text + "1;A2;01.02.2024;Петров;Пётр;01.01.1940\r\n").encode("cp1251"))
+    load.ingest("health", [a])
+    [res] = load.ingest("health", [b])
+    assert (res.read, res.staged, res.quarantined) == (2, 1, 1)
+    assert query("SELECT reason_code FROM quarantine.record") == [("duplicate_record",)]
+    assert query("SELECT count(*) FROM staging.health_referral")[0][0] == 2
+
+
+def test_rejected_file_is_recorded_and_stages_nothing(clean_db, tmp_path):
+    p = tmp_path / "bad.zip"
+    p.write_bytes(b"PK\x03\x04 broken")
+    [res] = load.ingest("optima", [p])
+    assert res.status == "rejected" and res.reason == "not_a_bundle"
+    assert query("SELECT status, reject_reason LIKE 'not_a_bundle%' FROM audit.load_batch") == [("rejected", True)]
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 0
