@@ -1,0 +1,81 @@
+"""The Great Expectations gate: a clean run publishes; each injected critical violation stops it."""
+import pytest
+
+from etl import pipeline, quality
+from tests.conftest import query
+
+
+@pytest.fixture
+def loaded(clean_db, region):
+    out, _ = region
+    for source in ("health", "smev", "optima"):
+        pipeline.ingest(source, out / source, "test")
+    pipeline.build_register("test")
+    return out
+
+
+def publish_all(run_id="test"):
+    for cp in ("staging", "register"):
+        pipeline.validate(cp, run_id)
+    pipeline.build_marts(run_id)
+    pipeline.validate("marts", run_id)
+    pipeline.publish_marts(run_id)
+
+
+def test_clean_run_publishes_and_records_results(loaded):
+    publish_all()
+    assert query("SELECT count(*) FROM marts.mart_recipients_by_level")[0][0] > 0
+    rows = query("SELECT count(*), bool_and(success) FROM audit.expectation_result WHERE run_id = 'test'")
+    assert rows[0][0] >= 15 and rows[0][1] is True
+    assert quality.data_docs_index().exists()
+    html = quality.data_docs_index().read_text(encoding="utf-8")
+    for suite in ("staging_person_records", "register_person", "mart_recipients_by_level"):
+        assert suite in html
+
+
+@pytest.mark.parametrize("violation,checkpoint,expectation,count", [
+    ("UPDATE staging.optima_supplement SET minutes_per_week = 5000 WHERE stg_id IN "
+     "(SELECT stg_id FROM staging.optima_supplement ORDER BY stg_id LIMIT 3)",
+     "staging", "minutes_within_level_cap", 3),
+    ("UPDATE staging.health_referral SET referral_date = current_date + 30 WHERE stg_id IN "
+     "(SELECT stg_id FROM staging.health_referral ORDER BY stg_id LIMIT 2)",
+     "staging", "no_dates_in_future", 2),
+    ("UPDATE audit.load_batch SET n_staged = n_staged + 1 WHERE batch_id = (SELECT min(batch_id) FROM audit.load_batch)",
+     "staging", "read_equals_staged_plus_quarantined", 1),
+    ("DELETE FROM register.person_link WHERE stg_id IN (SELECT stg_id FROM register.person_link "
+     "WHERE entity = 'health_referral' ORDER BY stg_id LIMIT 4) AND entity = 'health_referral'",
+     "register", "every_record_linked_once", 4),
+    ("UPDATE register.person SET snils = (SELECT snils FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
+     "LIMIT 1) WHERE person_id = (SELECT person_id FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
+     "OFFSET 1 LIMIT 1)", "register", "one_person_per_valid_snils", 1),
+    ("UPDATE register.person SET death_date = '2024-01-15' WHERE person_id IN (SELECT rp.person_id FROM "
+     "register.int_recipient_person rp JOIN staging.optima_care_report c USING (recipient_id) "
+     "WHERE c.month >= '2024-06-01' LIMIT 1)", "register", "no_care_after_death", None),
+])
+def test_critical_violation_stops_publication(loaded, violation, checkpoint, expectation, count):
+    publish_all("before")
+    published = query("SELECT count(*), max(published_at) FROM marts.mart_recipients_by_level")[0]
+    query(violation)
+    with pytest.raises(quality.GateFailed) as e:
+        publish_all("after")
+    message = str(e.value)
+    assert expectation in message
+    if count is not None:
+        assert f"{expectation}: {count} unexpected" in message
+    # nothing new was published
+    assert query("SELECT count(*), max(published_at) FROM marts.mart_recipients_by_level")[0] == published
+    failed = query("SELECT expectation FROM audit.expectation_result WHERE run_id = 'after' AND NOT success "
+                   "AND severity = 'critical'")
+    assert (expectation,) in failed
+    assert query("SELECT status FROM audit.pipeline_run WHERE run_id = %s", (f"after/ltc_register/validate_{checkpoint}",)) \
+        == [("failed",)]
+
+
+def test_warning_is_recorded_but_does_not_block(loaded):
+    query("UPDATE staging.health_referral SET birth_date = referral_date - interval '10 years' WHERE stg_id = "
+          "(SELECT min(stg_id) FROM staging.health_referral)")
+    publish_all("warn")
+    rows = query("SELECT severity, unexpected_count FROM audit.expectation_result WHERE run_id = 'warn' "
+                 "AND expectation = 'birth_date_plausible_age_18_120'")
+    assert rows == [("warning", 1)]
+    assert query("SELECT count(*) FROM marts.mart_recipients_by_level")[0][0] > 0
