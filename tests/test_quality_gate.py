@@ -79,3 +79,24 @@ def test_warning_is_recorded_but_does_not_block(loaded):
                  "AND expectation = 'birth_date_plausible_age_18_120'")
     assert rows == [("warning", 1)]
     assert query("SELECT count(*) FROM marts.mart_recipients_by_level")[0][0] > 0
+
+
+def test_committed_suites_match_their_authoring_source():
+    """The versioned GX files are what runs; they must say what etl/quality.py says (`ltcreg validate --sync`)."""
+    import json
+
+    for suite in quality.SUITES:
+        data = json.loads((quality.GX_ROOT / "gx" / "expectations" / f"{suite.name}.json").read_text("utf-8"))
+        committed = sorted((e["meta"]["check"], e["meta"]["severity"], e["type"]) for e in data["expectations"])
+        authored = sorted((c.name, c.severity, _snake(c.kind)) for c in suite.checks)
+        assert committed == authored, suite.name
+        for e in data["expectations"]:
+            check = next(c for c in suite.checks if c.name == e["meta"]["check"])
+            for k, v in check.kwargs.items():
+                assert e["kwargs"][k] == v, (suite.name, check.name, k)
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

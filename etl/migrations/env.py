@@ -4,14 +4,17 @@ from sqlalchemy import create_engine, pool
 
 from etl import db
 
+# Several DAG tasks may upgrade at once on a fresh database: one at a time (transaction-scoped lock).
+MIGRATION_LOCK = 7_162_024
+
 config = context.config
 url = config.attributes.get("url") or db.sqlalchemy_url()
 
 engine = create_engine(url, poolclass=pool.NullPool)
 with engine.connect() as connection:
-    context.configure(connection=connection, version_table_schema="audit")
-    connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS audit")
-    connection.commit()
+    context.configure(connection=connection, version_table_schema="audit", transaction_per_migration=False)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS audit")
         context.run_migrations()
 engine.dispose()
