@@ -69,7 +69,7 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
     progress.done(", ".join(f"{k} {v}" for k, v in counts.items()))
 
     progress.step("preparing PostgreSQL (" + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else
-                                            "embedded server under var/pgdata") + ") and Alembic migrations")
+                                            f"embedded server under {db.var_dir() / 'pgdata'}") + ") and Alembic migrations")
     db.upgrade()
     progress.done()
 
