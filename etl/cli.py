@@ -92,6 +92,14 @@ def cmd_run(a) -> int:
     return 0
 
 
+def cmd_evaluate(a) -> int:
+    from etl.evaluate import evaluate
+
+    for k, v in evaluate(Path(a.truth)).items():
+        print(f"{k:40} {v:.4f}" if isinstance(v, float) else f"{k:40} {v}")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from etl import demo
 
@@ -131,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     rn = sub.add_parser("run", help="the whole pipeline without Airflow, on a landing folder")
     rn.add_argument("--landing", help="folder with health/, smev/, optima/ (default var/landing)")
     rn.set_defaults(func=cmd_run)
+
+    e = sub.add_parser("evaluate", help="pairwise precision / recall / F1 of the register against truth.csv")
+    e.add_argument("--truth", required=True)
+    e.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo", help="generate data and run the DAGs through Airflow; print a summary")
     d.add_argument("--persons", type=int, default=2000)
