@@ -7,6 +7,8 @@ their root element. An unknown payload is kept whole in quarantine, never droppe
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Iterator
 
@@ -31,8 +33,31 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     yield from parse_message(data, fallback_id=path.stem)
 
 
-def parse_message(data: bytes, fallback_id: str) -> Iterator[SourceRecord]:
-    root = parse_xml_bytes(data)
+def mtom_root(data: bytes, content_type: str | None = None) -> bytes:
+    """The SOAP part of an MTOM/XOP multipart/related message (SMEV sends large responses so).
+
+    `content_type` is the HTTP header when known; a saved file starts with its boundary line.
+    """
+    if content_type is None:
+        first = data.lstrip()[:200].split(b"\n", 1)[0].strip()
+        if not first.startswith(b"--"):
+            return data
+        content_type = f'multipart/related; boundary="{first[2:].decode("ascii", "replace")}"'
+    message = BytesParser(policy=email.policy.default).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data.lstrip())
+    if not message.is_multipart():
+        raise FileRejected("malformed_mtom", "multipart/related without parts")
+    parts = list(message.iter_parts())
+    start = message.get_param("start")
+    root = next((p for p in parts if start and p.get("Content-ID") == start), None) or \
+        next((p for p in parts if "xop+xml" in p.get_content_type() or "xml" in p.get_content_type()), None)
+    if root is None:
+        raise FileRejected("malformed_mtom", "no XML root part")
+    return root.get_payload(decode=True) or b""
+
+
+def parse_message(data: bytes, fallback_id: str, content_type: str | None = None) -> Iterator[SourceRecord]:
+    root = parse_xml_bytes(mtom_root(data, content_type))
     if local(root.tag) != "Envelope":  # a payload saved without its envelope (landing-folder mode)
         yield from payload_records(root, fallback_id)
         return
@@ -53,6 +78,13 @@ def parse_message(data: bytes, fallback_id: str) -> Iterator[SourceRecord]:
             break
     message_id = message_id or fallback_id
     content = descendant(body, "MessagePrimaryContent")
+    status = descendant(body, "AsyncProcessingStatus")
+    if content is None and status is not None:
+        # SMEV's verdict on one of our requests (e.g. rejected as invalid content): kept, not staged
+        detail = " / ".join(filter(None, (text_of(status, "StatusCategory"), text_of(status, "StatusDetails"))))
+        yield SourceRecord("smev_message", message_id, etree.tostring(status, encoding="unicode"),
+                           reason="smev_status", detail=detail[:500])
+        return
     if content is None:
         return  # an empty queue or an acknowledgement: no citizen data in it
     payload = next((c for c in content if isinstance(c.tag, str)), None)

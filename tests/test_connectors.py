@@ -85,6 +85,10 @@ def test_smev_reference_partial_birth_date():
     ("envelopes-1.2/GetResponseResponce_EmptyQueue.xml", []),
     ("envelopes-1.1/GetResponseResponse-empty.xml", []),
     ("envelopes-1.2/GetResponseResponse_ValidResponse.xml", ["unknown_payload"]),
+    ("envelopes-1.2/GetResponseResponce_MultipartEmptyQueue.xml", []),  # MTOM multipart/related
+    ("envelopes-1.2/GetResponseResponce_InvalidContent.xml", ["smev_status"]),
+    ("envelopes-1.2/SoapFaultResponse_SignatureVerificationFault.xml", ["soap_fault"]),
+    ("envelopes-1.1/SendResponseRequest-ToSmev.xml", ["unknown_payload"]),
 ])
 def test_smev_reference_envelopes(name, expected):
     recs = list(smev.parse(REFERENCE / "smev3/samples" / name))
@@ -149,3 +153,22 @@ def test_optima_not_a_zip(tmp_path):
     with pytest.raises(FileRejected) as e:
         list(optima.parse(p))
     assert e.value.reason == "not_a_bundle"
+
+
+def test_smev_mtom_with_payload(tmp_path):
+    from etl.generate import smev_envelope
+
+    envelope = smev_envelope("1.2", "m-1", "2025-01-01T00:00:00+03:00", "X", (
+        '<ns1:Request xmlns:ns1="urn://x-artefacts-zags-fataloiv/root/112-41/4.0.0" '
+        'xmlns:ns2="urn://x-artefacts-zags-fataloiv/types/4.0.0"><ns1:FATALOIVRequest ДатаСвед="2025-01-01" ИдСвед="a">'
+        '<ns1:СведРегСмертОИВ НомерЗапис="77"><ns1:ПрдСведРег><ns1:СведУмер Пол="2"><ns1:ФИОУмер>'
+        '<ns2:Фамилия>Орлова</ns2:Фамилия><ns2:Имя>Вера</ns2:Имя></ns1:ФИОУмер>'
+        '<ns1:ДатаРождКаленд>1930-03-03</ns1:ДатаРождКаленд><ns1:ДатаСмертКаленд>2024-12-30</ns1:ДатаСмертКаленд>'
+        '</ns1:СведУмер></ns1:ПрдСведРег></ns1:СведРегСмертОИВ></ns1:FATALOIVRequest></ns1:Request>'))
+    body = ("--b1\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\n"
+            "Content-ID: <root@x>\r\n\r\n" + envelope + "\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+            "Content-ID: <att1@x>\r\n\r\nBINARY\r\n--b1--\r\n")
+    p = tmp_path / "mtom.xml"
+    p.write_bytes(body.encode("utf-8"))
+    [rec] = list(smev.parse(p))
+    assert (rec.values["surname"], rec.values["sex"], rec.values["death_date"]) == ("Орлова", "F", dt.date(2024, 12, 30))
