@@ -1,4 +1,4 @@
-"""Health-ministry extracts: referrals from medical organisations and medical events (CSV).
+"""Health-ministry extracts: referrals from medical organisations and medical events (CSV, XLSX).
 
 Column names are matched by alias (Russian headers as the medical organisations send them, or the
 English field names), so column order does not matter. Encoding (UTF-8 with or without BOM,
@@ -112,14 +112,69 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise FileRejected("file_too_large", f"{path.stat().st_size} bytes")
-    if path.suffix.lower() not in (".csv", ".txt"):
-        raise FileRejected("unsupported_format", f"{path.suffix or 'no extension'}: expected .csv")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        header, rows = _csv_rows(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        header, rows = _xlsx_rows(path)
+    else:
+        raise FileRejected("unsupported_format", f"{suffix or 'no extension'}: expected .csv or .xlsx")
+    yield from _records(header, rows)
+
+
+def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     text = decode(path.read_bytes())
     if not text.strip():
         raise FileRejected("empty_file", "the file has no header")
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
     header = next(reader)
+    return header, enumerate(reader, start=2)  # line 1 is the header
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """First worksheet, streamed (read-only mode); Excel's dates and numbers turned back into text."""
+    import zipfile
+
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise FileRejected("bad_xlsx", f"not a readable XLSX workbook: {e}") from None
+    rows = wb.worksheets[0].iter_rows(values_only=True)
+    header_row = next(rows, None)
+    if not header_row or not any(header_row):
+        wb.close()
+        raise FileRejected("empty_file", "the first worksheet has no header")
+    header = [_cell_text(v) for v in header_row]
+    while header and not header[-1]:
+        header.pop()
+
+    def body():
+        try:
+            for rowno, row in enumerate(rows, start=2):
+                cells = [_cell_text(v) for v in row[:len(header)]]
+                cells += [""] * (len(header) - len(cells))
+                yield rowno, cells
+        finally:
+            wb.close()
+    return header, body()
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _records(header: list[str], rows) -> Iterator[SourceRecord]:
     fields = map_header(header)
     known = {f for f in fields if f}
     entity = "health_medical_event" if {"event_id", "event_type"} <= known else "health_referral"
@@ -127,7 +182,7 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     if missing:
         raise FileRejected("missing_columns", f"{entity}: no column for {', '.join(sorted(missing))}")
     today = dt.date.today()
-    for rowno, row in enumerate(reader, start=2):  # line 1 is the header
+    for rowno, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         raw = {h: v for h, v in zip(header, row)}

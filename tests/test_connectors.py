@@ -172,3 +172,34 @@ def test_smev_mtom_with_payload(tmp_path):
     p.write_bytes(body.encode("utf-8"))
     [rec] = list(smev.parse(p))
     assert (rec.values["surname"], rec.values["sex"], rec.values["death_date"]) == ("Орлова", "F", dt.date(2024, 12, 30))
+
+
+def test_referral_xlsx_with_excel_mangled_snils_and_dates(tmp_path):
+    import openpyxl
+
+    from etl.normalize import snils_checksum
+
+    body = "012345678"
+    snils = body + snils_checksum(body)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["КодМО", "НомерНаправления", "ДатаНаправления", "СНИЛС", "Фамилия", "Имя", "Отчество",
+               "ДатаРождения", "СогласиеНаРазглашение", "ДиагнозМКБ"])
+    ws.append([360001, "X-1", dt.datetime(2024, 5, 6), int(snils), "Орлов", "Олег", "Олегович", dt.date(1944, 4, 4),
+               "да", "I63.9"])
+    ws.append([360001, "X-2", "07.05.2024", None, "Орлова", "Ольга", None, "bad", "нет", None])
+    p = tmp_path / "ref.xlsx"
+    wb.save(p)
+    a, b = list(health.parse(p))
+    assert a.values["snils"] == snils  # the leading zero Excel dropped is restored
+    assert (a.values["mo_code"], a.values["referral_date"], a.values["birth_date"]) == \
+        ("360001", dt.date(2024, 5, 6), dt.date(1944, 4, 4))
+    assert b.reason == "bad_date" and a.locator == "2" and b.locator == "3"
+
+
+def test_xlsx_that_is_not_a_workbook(tmp_path):
+    p = tmp_path / "fake.xlsx"
+    p.write_bytes(b"plain text")
+    with pytest.raises(FileRejected) as e:
+        list(health.parse(p))
+    assert e.value.reason == "bad_xlsx"
