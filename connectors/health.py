@@ -1,4 +1,4 @@
-"""Health-ministry extracts: referrals from medical organisations and medical events (CSV, XLSX).
+"""Health-ministry extracts: referrals and medical events (CSV, XLSX), ОМС registers (XML, see oms.py).
 
 Column names are matched by alias (Russian headers as the medical organisations send them, or the
 English field names), so column order does not matter. Encoding (UTF-8 with or without BOM,
@@ -117,8 +117,13 @@ def parse(path: Path) -> Iterator[SourceRecord]:
         header, rows = _csv_rows(path)
     elif suffix in (".xlsx", ".xlsm"):
         header, rows = _xlsx_rows(path)
+    elif suffix == ".xml":  # ОМС registers (federal format 3.x)
+        from connectors import oms
+
+        yield from oms.parse(path)
+        return
     else:
-        raise FileRejected("unsupported_format", f"{suffix or 'no extension'}: expected .csv or .xlsx")
+        raise FileRejected("unsupported_format", f"{suffix or 'no extension'}: expected .csv, .xlsx or .xml")
     yield from _records(header, rows)
 
 

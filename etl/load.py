@@ -19,7 +19,7 @@ from etl import db
 log = logging.getLogger(__name__)
 
 CONNECTORS = {"health": health, "smev": smev, "optima": optima}
-SUFFIXES = {"health": {".csv", ".txt", ".xlsx", ".xlsm"}, "smev": {".xml"}, "optima": {".zip"}}
+SUFFIXES = {"health": {".csv", ".txt", ".xlsx", ".xlsm", ".xml"}, "smev": {".xml"}, "optima": {".zip"}}
 
 
 @dataclass

@@ -1,0 +1,132 @@
+"""Compulsory-medical-insurance (ОМС) registers, federal format 3.x: cases → medical events of persons.
+
+An H/C/D/T-file (ZL_LIST: ZAP → PACIENT, Z_SL → SL) carries the cases; its L-file (PERS_LIST: PERS)
+carries the persons, joined on ID_PAC. The L-file is found beside the case file by its
+ZGLV/FILENAME1 (the case file's name) or by the naming convention (L + the rest of the name).
+Both are read with a streaming parser (elements cleared as they are used), windows-1251 as declared.
+
+A case whose person is not in an L-file is kept in quarantine (`no_person_data`), with its ENP.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from connectors.common import CastError, FileRejected, SourceRecord, as_date, cast_person, text_of
+
+# V006 «условия оказания медицинской помощи» → our event types; D-files (диспансеризация) have no USL_OK.
+USL_OK = {"1": "hospitalisation", "2": "day_hospital", "3": "outpatient", "4": "ambulance"}
+CASE_ROOT, PERSON_ROOT = "ZL_LIST", "PERS_LIST"
+
+
+def _iter(path: Path, tag: str):
+    """Stream the direct children named `tag`; free each after use (flat memory on large registers)."""
+    context = etree.iterparse(str(path), events=("end",), tag=tag, resolve_entities=False, no_network=True,
+                              load_dtd=False, huge_tree=False)
+    try:
+        for _, el in context:
+            yield el
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+    except etree.XMLSyntaxError as e:
+        raise FileRejected("malformed_xml", str(e)) from None
+
+
+def header(path: Path) -> tuple[str | None, dict]:
+    """Root element name and ZGLV fields, reading only the beginning of the file."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise FileRejected("dtd_forbidden", "document type declarations and entities are not accepted")
+    root, zglv = None, {}
+    try:
+        for event, el in etree.iterparse(str(path), events=("start", "end"), resolve_entities=False,
+                                         no_network=True, load_dtd=False):
+            if event == "start" and root is None:
+                root = el.tag
+            if event == "end" and el.tag == "ZGLV":
+                zglv = {c.tag: (c.text or "").strip() for c in el}
+                break
+    except etree.XMLSyntaxError as e:
+        raise FileRejected("malformed_xml", str(e)) from None
+    return root, zglv
+
+
+def find_person_file(path: Path, filename: str | None) -> Path | None:
+    candidates = sorted(p for p in path.parent.iterdir() if p.is_file() and p.suffix.lower() == ".xml"
+                        and p.name[:1].upper() == "L" and p != path)
+    conventional = "L" + path.stem[1:].lstrip("O") if path.stem[:1].upper() == "D" else "L" + path.stem[1:]
+    for p in candidates:
+        if p.stem.upper() == conventional.upper():
+            return p
+    for p in candidates:
+        try:
+            root, zglv = header(p)
+        except FileRejected:
+            continue
+        if root == PERSON_ROOT and filename and zglv.get("FILENAME1") == filename:
+            return p
+    return None
+
+
+def load_persons(path: Path) -> dict[str, dict]:
+    persons = {}
+    for pers in _iter(path, "PERS"):
+        pid = text_of(pers, "ID_PAC")
+        if pid:
+            persons[pid] = {"surname": text_of(pers, "FAM"), "first_name": text_of(pers, "IM"),
+                            "patronymic": text_of(pers, "OT"), "sex": {"1": "M", "2": "F"}.get(text_of(pers, "W") or ""),
+                            "birth_date": text_of(pers, "DR"), "snils": text_of(pers, "SNILS")}
+    return persons
+
+
+def parse(path: Path) -> Iterator[SourceRecord]:
+    path = Path(path)
+    root, zglv = header(path)
+    if root == PERSON_ROOT:
+        return  # persons are read together with their case file
+    if root != CASE_ROOT:
+        raise FileRejected("unknown_format", f"root element {root!r}: expected ZL_LIST or PERS_LIST")
+    person_file = find_person_file(path, zglv.get("FILENAME"))
+    persons = load_persons(person_file) if person_file else {}
+    today = dt.date.today()
+    for zap in _iter(path, "ZAP"):
+        pacient = next((c for c in zap if c.tag == "PACIENT"), None)
+        id_pac = text_of(pacient, "ID_PAC") if pacient is not None else None
+        enp = text_of(pacient, "ENP") if pacient is not None else None
+        for z_sl in (c for c in zap if c.tag == "Z_SL"):
+            case_id = text_of(z_sl, "IDCASE") or f"ZAP{text_of(zap, 'N_ZAP')}"
+            rec = SourceRecord("health_medical_event", f"{zglv.get('FILENAME', path.stem)}/{case_id}",
+                               etree.tostring(z_sl, encoding="unicode"))
+            try:
+                person = persons.get(id_pac or "")
+                if person is None:
+                    raise CastError("no_person_data", f"ID_PAC {id_pac} not found in an L-file"
+                                    + ("" if person_file else " (no L-file beside the case file)"))
+                kind = USL_OK.get(text_of(z_sl, "USL_OK") or "", None)
+                if kind is None and text_of(z_sl, "USL_OK") is None and path.stem[:1].upper() == "D":
+                    kind = "outpatient"  # dispensary check: a primary-care visit
+                if kind is None:
+                    raise CastError("unknown_code", f"USL_OK {text_of(z_sl, 'USL_OK')!r}")
+                first_sl = next((c for c in z_sl if c.tag == "SL"), None)
+                out = {"event_id": case_id, "mo_code": text_of(z_sl, "LPU") or text_of(first_sl, "LPU_1"),
+                       "event_type": kind, "start_date": _date(text_of(z_sl, "DATE_Z_1")),
+                       "end_date": _date(text_of(z_sl, "DATE_Z_2")), "icd10": text_of(first_sl, "DS1"),
+                       "enp": enp, "sex": person["sex"], "birth_date": _date(person["birth_date"])}
+                if out["start_date"] is None or out["mo_code"] is None:
+                    raise CastError("missing_required", "DATE_Z_1 and LPU are required")
+                rec.values = cast_person(person, out, today)
+            except CastError as e:
+                rec.reason, rec.detail = e.reason, e.detail
+            yield rec
+
+
+def _date(text):
+    try:
+        return as_date(text)
+    except ValueError as e:
+        raise CastError("bad_date", str(e)) from None
