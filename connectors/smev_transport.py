@@ -1,0 +1,135 @@
+"""Pulling SMEV 3 messages from an SMEV adapter over HTTP, acknowledging only what is stored.
+
+Protocol (adapter schema `urn://x-artefacts-smev-gov-ru/services/service-adapter/types`):
+`MessageQuery{itSystem}` returns the next message of the system's queue (`QueryResult`) or nothing;
+`MessageResult{itSystem, MessageId}` confirms its receipt. Each message is written to the landing
+folder (fsync + atomic rename) and landed in the database in its own transaction *before* it is
+acknowledged; a message that could not be stored stays unacknowledged and is delivered again.
+Re-delivery is harmless: the same bytes are skipped as already loaded.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import requests
+from lxml import etree
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from connectors.common import FileRejected, descendant, parse_xml_bytes
+from connectors.smev import mtom_root
+
+log = logging.getLogger(__name__)
+
+ADAPTER_NS = "urn://x-artefacts-smev-gov-ru/services/service-adapter/types"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+MAX_MESSAGE_BYTES = 256 * 1024**2
+
+
+def _envelope(body: str) -> bytes:
+    return (f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:tns="{ADAPTER_NS}"><soap:Body>{body}'
+            f"</soap:Body></soap:Envelope>").encode("utf-8")
+
+
+@dataclass
+class AdapterClient:
+    url: str
+    it_system: str
+    timeout: tuple[float, float] = (5.0, 60.0)   # connect, read
+    retries: int = 3
+    backoff: float = 0.5
+    session: requests.Session = field(default=None)
+
+    def __post_init__(self):
+        if self.session is None:
+            self.session = requests.Session()
+            retry = Retry(total=self.retries, connect=self.retries, read=self.retries, status=self.retries,
+                          backoff_factor=self.backoff, status_forcelist=(429, 500, 502, 503, 504),
+                          allowed_methods=None, raise_on_status=False)
+            self.session.mount("http://", HTTPAdapter(max_retries=retry))
+            self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def _post(self, body: str) -> requests.Response:
+        r = self.session.post(self.url, data=_envelope(body), timeout=self.timeout, stream=True,
+                              headers={"Content-Type": "text/xml; charset=utf-8"})
+        data = r.raw.read(MAX_MESSAGE_BYTES + 1, decode_content=True)
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise FileRejected("message_too_large", f"more than {MAX_MESSAGE_BYTES} bytes from the adapter")
+        r._content = data
+        if r.status_code >= 400:
+            raise requests.HTTPError(f"adapter answered {r.status_code}: {data[:300]!r}", response=r)
+        return r
+
+    def get(self) -> tuple[str, bytes, str | None] | None:
+        """The next queued message as (message id, raw bytes, content type), or None when the queue is empty."""
+        r = self._post(f"<tns:MessageQuery><tns:itSystem>{self.it_system}</tns:itSystem></tns:MessageQuery>")
+        content_type = r.headers.get("Content-Type")
+        root = parse_xml_bytes(mtom_root(r.content, content_type if "multipart" in (content_type or "") else None))
+        result = descendant(root, "QueryResult")
+        if result is None or descendant(result, "Message") is None:
+            return None
+        mid = descendant(result, "MessageId")
+        if mid is None or not (mid.text or "").strip():
+            raise FileRejected("no_message_id", "adapter message without MessageId")
+        return mid.text.strip(), etree.tostring(root, encoding="utf-8", xml_declaration=True), content_type
+
+    def ack(self, message_id: str) -> None:
+        self._post(f"<tns:MessageResult><tns:itSystem>{self.it_system}</tns:itSystem>"
+                   f"<tns:MessageId>{message_id}</tns:MessageId></tns:MessageResult>")
+
+
+def store_durably(folder: Path, name: str, data: bytes) -> Path:
+    """Write, fsync and rename into place: a crash leaves either the whole file or none."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+@dataclass
+class PollResult:
+    received: int = 0
+    acknowledged: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def poll(client: AdapterClient, landing: Path, store: Callable[[Path], object], max_messages: int = 1000) -> PollResult:
+    """Fetch up to max_messages; land each (file + `store`, e.g. the database loader) before acknowledging."""
+    out = PollResult()
+    for _ in range(max_messages):
+        got = client.get()
+        if got is None:
+            break
+        message_id, data, _ = got
+        out.received += 1
+        try:
+            path = store_durably(landing, f"adapter_{message_id}.xml", data)
+            result = store(path)
+            if getattr(result, "status", "loaded") not in ("loaded", "skipped", "rejected"):
+                raise RuntimeError(f"not stored: {result}")
+        except Exception as e:  # not stored: do not acknowledge; SMEV will deliver it again
+            log.error("message %s not stored, left unacknowledged: %s", message_id, e)
+            out.failed.append(f"{message_id}: {e}")
+            break
+        client.ack(message_id)
+        out.acknowledged += 1
+    return out
