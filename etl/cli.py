@@ -46,6 +46,25 @@ def cmd_ingest(a) -> int:
     return 1 if any(r.status == "rejected" for r in results) else 0
 
 
+def cmd_smev_poll(a) -> int:
+    from connectors.smev_transport import AdapterClient, poll
+    from etl import db, load, pipeline
+
+    db.upgrade()
+    landing = Path(a.landing) if a.landing else pipeline.landing_dir("smev")
+    run_id = _run_id("smev-poll")
+    client = AdapterClient(a.url, a.it_system, timeout=(a.connect_timeout, a.read_timeout))
+    try:
+        result = poll(client, landing, lambda p: load.ingest_file("smev", p, run_id), max_messages=a.max)
+    except Exception as e:  # adapter unreachable or answering garbage: say so, nothing was acknowledged
+        print(f"SMEV adapter error: {e}", file=sys.stderr)
+        return 2
+    print(f"received {result.received}, stored and acknowledged {result.acknowledged}")
+    for line in result.failed:
+        print("not stored (left in the queue):", line, file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def cmd_register(a) -> int:
     from etl import pipeline
 
@@ -127,6 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("source", choices=["health", "smev", "optima"])
     i.add_argument("paths", nargs="+", help="files or folders")
     i.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("smev-poll", help="pull messages from an SMEV adapter; acknowledge only what is stored")
+    sp.add_argument("--url", required=True, help="adapter endpoint, e.g. http://adapter:7575/ws")
+    sp.add_argument("--it-system", required=True, help="the information system's mnemonic in the adapter")
+    sp.add_argument("--landing", help="folder for received messages (default var/landing/smev)")
+    sp.add_argument("--max", type=int, default=1000)
+    sp.add_argument("--connect-timeout", type=float, default=5.0)
+    sp.add_argument("--read-timeout", type=float, default=60.0)
+    sp.set_defaults(func=cmd_smev_poll)
 
     r = sub.add_parser("register", help="link staged records into the register")
     r.set_defaults(func=cmd_register)
