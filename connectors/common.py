@@ -57,7 +57,12 @@ def _blank(v) -> bool:
 
 
 def as_text(v):
-    return None if _blank(v) else str(v).replace("\x00", "").strip()
+    if v is None:
+        return None
+    text = v.strip() if isinstance(v, str) else str(v).strip()
+    if "\x00" in text:
+        text = text.replace("\x00", "").strip()
+    return text or None
 
 
 def as_date(v):

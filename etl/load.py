@@ -98,12 +98,18 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
             " VALUES (%s, %s, %s, %s, 'loading', %s) RETURNING batch_id",
             (source, path.name, digest, path.stat().st_size, run_id))
         batch_id = result.batch_id = cur.fetchone()[0]
+        state = _LandState()
         try:
-            records = list(CONNECTORS[source].parse(path))
+            chunk: list[SourceRecord] = []
+            for rec in CONNECTORS[source].parse(path):
+                chunk.append(rec)
+                if len(chunk) >= CHUNK:
+                    _land(cur, source, path.name, batch_id, chunk, result, state)
+                    chunk = []
+            _land(cur, source, path.name, batch_id, chunk, result, state)
         except FileRejected as e:
-            conn.rollback()
+            conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
-        _land(cur, source, path.name, batch_id, records, result)
         cur.execute("UPDATE audit.load_batch SET status = 'loaded', n_read = %s, n_staged = %s, n_quarantined = %s,"
                     " finished_at = now() WHERE batch_id = %s",
                     (result.read, result.staged, result.quarantined, batch_id))
@@ -125,10 +131,23 @@ def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: 
     return result
 
 
-def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceRecord], result: FileResult) -> None:
+CHUNK = 20_000  # records parsed and copied at a time: memory stays flat whatever the file size
+
+
+@dataclass
+class _LandState:
+    """What must be remembered across the chunks of one file."""
+    seen: dict = field(default_factory=dict)       # content hash → first batch:locator with it
+    locators: set = field(default_factory=set)
+
+
+def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceRecord], result: FileResult,
+          state: _LandState) -> None:
+    if not records:
+        return
     # Records already landed from an earlier batch, or earlier in this file, are duplicates.
     hashes = [r.content_hash for r in records]
-    seen: dict[str, str] = {}
+    seen = state.seen
     for i in range(0, len(hashes), 10000):
         cur.execute("SELECT content_hash, min(batch_id || ':' || locator) FROM raw.record r"
                     " JOIN audit.load_batch b USING (batch_id)"
@@ -137,7 +156,7 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
         seen.update(dict(cur.fetchall()))
     raw_rows, quarantine_rows = [], []
     staged: dict[str, list] = {}
-    locators: set[str] = set()
+    locators = state.locators
     for rec, digest in zip(records, hashes):
         if rec.locator in locators:  # a source that repeats its own ids still lands every record
             n = 2
@@ -166,6 +185,6 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
         cols = staging_columns(cur, entity)
         db.copy_rows(cur, f"staging.{entity}", ["batch_id", "locator", *cols],
                      ((batch_id, r.locator, *(r.values.get(c) for c in cols)) for r in recs))
-    result.read = len(records)
-    result.quarantined = len(quarantine_rows)
+    result.read += len(records)
+    result.quarantined += len(quarantine_rows)
     result.staged = result.read - result.quarantined

@@ -5,6 +5,7 @@ Small pure functions shared by the connectors (casting to staging) and the regis
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 _NON_DIGIT = re.compile(r"\D")
@@ -108,21 +109,34 @@ def normalize_sex(value: str | None) -> str | None:
     return None
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d.%m.%y")
+_DATE_FORMATS = ("%d/%m/%Y", "%Y%m%d", "%d.%m.%y")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_RU = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 
 def parse_date(value: str | None) -> dt.date | None:
     """Parse ISO, dd.mm.yyyy and a few other forms; raise ValueError on anything else."""
     if value is None:
         return None
-    text = str(value).strip()
+    return _parse_date_text(str(value).strip())
+
+
+@functools.lru_cache(maxsize=1 << 16)  # dates repeat a lot in an extract; strptime is slow
+def _parse_date_text(text: str) -> dt.date | None:
     if not text:
         return None
     if "T" in text or " " in text:  # timestamps: keep the date part
         text = re.split(r"[T ]", text, maxsplit=1)[0]
+    try:
+        if m := _ISO.fullmatch(text):
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        if m := _RU.fullmatch(text):
+            return dt.date(int(m[3]), int(m[2]), int(m[1]))
+    except ValueError:
+        raise ValueError(f"impossible date {text!r}") from None
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"unrecognised date {value!r}")
+    raise ValueError(f"unrecognised date {text!r}")

@@ -1,0 +1,70 @@
+"""Benchmark: referral CSV (cp1251, ';') end to end into staging.
+
+    python bench/ingest.py --rows 200000
+
+Uses DATABASE_URL's server or the embedded one, in a throwaway database (created and dropped).
+Prints rows/s for parse + land (raw, staging, quarantine in one transaction) and the peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from etl import db  # noqa: E402
+from etl.normalize import format_snils, snils_checksum  # noqa: E402
+
+HEADER = ("КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;ЕНП;Фамилия;Имя;Отчество;Пол;"
+          "ДатаРождения;Адрес;ОКТМО;Телефон;ДиагнозМКБ;СогласиеНаРазглашение;ДатаСогласия\r\n")
+
+
+def make_csv(path: Path, rows: int) -> None:
+    with open(path, "w", encoding="cp1251", newline="") as f:
+        f.write(HEADER)
+        for i in range(rows):
+            body = f"{100_000_000 + i * 7:09d}"
+            f.write(f"360001;B-{i};02.01.2024;диспансеризация;{format_snils(body + snils_checksum(body))};;"
+                    f"Иванова{i % 997};Анна;Петровна;Ж;{1 + i % 28:02d}.0{1 + i % 9}.19{30 + i % 60};"
+                    f"г. Воронеж, ул. Ленина, д. {i % 200};20701000;+79000000000;I63.9;да;01.01.2024\r\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=200_000)
+    a = ap.parse_args()
+    admin = os.environ.get("DATABASE_URL") or db.embedded_server_url()
+    name = f"ltc_bench_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(admin)._replace(path="/" + name))
+    try:
+        db.upgrade()
+        from etl import load
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "referrals.csv"
+            make_csv(path, a.rows)
+            size = path.stat().st_size
+            t = time.perf_counter()
+            res = load.ingest_file("health", path)
+            elapsed = time.perf_counter() - t
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"referral CSV: {res.read} rows ({size / 1e6:.1f} MB) staged {res.staged} in {elapsed:.2f} s "
+              f"= {res.read / elapsed:,.0f} rows/s; peak RSS {rss:.0f} MB")
+    finally:
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
