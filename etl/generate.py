@@ -163,6 +163,9 @@ class Generator:
         self.used_snils: set[str] = set()
         self.truth: list[tuple[str, str, str, str]] = []  # (source, entity, natural id, person key)
         self.counter = 0
+        # Natural ids carry the data set's tag, so regions generated with other seeds or sizes can be
+        # loaded into the same database without their ids colliding.
+        self.tag = f"{cfg.seed}-{cfg.persons}"
 
     # ---- helpers ------------------------------------------------------------------------------
     def uid(self) -> str:
@@ -170,7 +173,7 @@ class Generator:
 
     def seq(self, prefix: str) -> str:
         self.counter += 1
-        return f"{prefix}{self.counter:07d}"
+        return f"{prefix}{self.tag}-{self.counter:07d}"
 
     def new_snils(self) -> str:
         while True:
@@ -412,7 +415,7 @@ class Generator:
                 elif style < 0.7 and snils.startswith("0"):
                     snils = snils.lstrip("0")  # Excel dropped the leading zeros
             consent = rng.random() < 0.9
-            ref_id = f"{mo}-{len(self.truth) + 1:08d}"
+            ref_id = f"{mo}-{self.tag}-{len(self.truth) + 1:08d}"
             birth = d["birth_date"].strftime("%d.%m.%Y")
             if rng.random() < 0.01:  # what operators really type: impossible dates, dates in text
                 birth = rng.choice([f"31.02.{d['birth_date'].year}", "н/д", f"{d['birth_date'].year}"])
@@ -441,7 +444,7 @@ class Generator:
         rows = []
         for i, (p, kind, start, end, icd) in enumerate(sorted(self.events, key=lambda e: (e[2], e[0].key, e[1])), 1):
             d = self.noisy(p, start, snils_missing=0.1, noise=0.02)
-            event_id = f"EV{i:08d}"
+            event_id = f"EV{self.tag}-{i:08d}"
             rows.append([f"36{self.rng.randint(1, 8):04d}", event_id, kinds[kind], start.strftime("%d.%m.%Y"),
                          end.strftime("%d.%m.%Y") if end != start else "", icd,
                          format_snils(d["snils"]) if d["snils"] else "", "", d["surname"], d["first_name"],

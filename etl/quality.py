@@ -69,6 +69,28 @@ SUITES = [
             "WHERE r.care_level = s.care_level AND s.start_date >= r.valid_from "
             "AND (r.valid_to IS NULL OR s.start_date <= r.valid_to) AND s.minutes_per_week <= r.max_minutes_per_week)")),
     ]),
+    Suite("staging_optima_assessment", "staging", "optima_assessment", "staging", [
+        Check("assessment_care_level_1_2_3", "ExpectColumnValuesToBeInSet",
+              {"column": "care_level", "value_set": [1, 2, 3]}),
+        Check("typing_group_3_4_5", "ExpectColumnValuesToBeInSet", {"column": "typing_group", "value_set": [3, 4, 5]},
+              severity=WARNING),
+        Check("assessment_not_in_future", "UnexpectedRowsExpectation", rows(
+            "SELECT assessment_id FROM {batch} WHERE assessment_date > current_date")),
+    ]),
+    Suite("staging_optima_care_report", "staging", "optima_care_report", "staging", [
+        Check("report_for_known_supplement", "UnexpectedRowsExpectation", rows(
+            "WITH c AS (SELECT * FROM {batch}) SELECT c.report_id FROM c WHERE NOT EXISTS "
+            "(SELECT 1 FROM staging.optima_supplement s WHERE s.supplement_id = c.supplement_id)")),
+        # per supplement and month: delivered against assigned (minutes per week × days in force / 7)
+        Check("delivered_not_below_assigned", "UnexpectedRowsExpectation", rows(
+            "WITH c AS (SELECT * FROM {batch}) SELECT d.supplement_id, d.month FROM register.int_delivery_month d "
+            "WHERE EXISTS (SELECT 1 FROM c WHERE c.supplement_id = d.supplement_id) "
+            "AND d.delivered_minutes < 0.95 * d.assigned_minutes"), severity=WARNING),
+        Check("delivered_not_implausibly_above_assigned", "UnexpectedRowsExpectation", rows(
+            "WITH c AS (SELECT * FROM {batch}) SELECT d.supplement_id, d.month FROM register.int_delivery_month d "
+            "WHERE EXISTS (SELECT 1 FROM c WHERE c.supplement_id = d.supplement_id) "
+            "AND d.delivered_minutes > 1.5 * d.assigned_minutes + 60")),
+    ]),
     Suite("audit_load_batch", "audit", "load_batch", "staging", [
         Check("read_equals_staged_plus_quarantined", "UnexpectedRowsExpectation", rows(
             "WITH b AS (SELECT * FROM {batch}) SELECT b.batch_id FROM b WHERE b.status = 'loaded' AND (b.n_read <> b.n_staged + b.n_quarantined "
@@ -86,11 +108,28 @@ SUITES = [
             "SELECT r.entity, r.stg_id FROM register.int_person_record r LEFT JOIN register.person_link l "
             "ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.person_id IS NULL "
             "AND EXISTS (SELECT 1 FROM {batch} AS b)")),
+        Check("one_active_supplement_per_person", "UnexpectedRowsExpectation", rows(
+            "WITH p AS (SELECT * FROM {batch} AS b) SELECT a.supplement_id, b.supplement_id AS overlaps "
+            "FROM register.int_supplement a JOIN register.int_supplement b ON a.person_id = b.person_id "
+            "AND a.supplement_id < b.supplement_id AND a.start_date <= coalesce(b.end_date, 'infinity') "
+            "AND b.start_date <= coalesce(a.end_date, 'infinity') WHERE EXISTS (SELECT 1 FROM p)")),
+        Check("assessment_within_365_days", "UnexpectedRowsExpectation", rows(
+            # receiving care on the data's own reference date with no assessment in the year before it
+            "WITH p AS (SELECT * FROM {batch} AS b), asof AS (SELECT max(month + interval '1 month - 1 day')::date AS d "
+            "FROM staging.optima_care_report) SELECT rp.recipient_id FROM register.int_recipient_person rp "
+            "JOIN p ON p.person_id = rp.person_id CROSS JOIN asof WHERE rp.status = 'receiving' AND p.death_date IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM staging.optima_assessment a WHERE a.recipient_id = rp.recipient_id "
+            "AND a.assessment_date > asof.d - 365)"), severity=WARNING),
         Check("no_care_after_death", "UnexpectedRowsExpectation", rows(
             "WITH p AS (SELECT * FROM {batch} AS b) SELECT c.report_id FROM staging.optima_care_report c "
             "JOIN register.int_recipient_person rp USING (recipient_id) "
             "JOIN p ON p.person_id = rp.person_id "
             "WHERE p.death_date IS NOT NULL AND c.month > date_trunc('month', p.death_date) AND c.minutes_delivered > 0")),
+    ]),
+    Suite("mart_data_quality", "build", "mart_data_quality", "marts", [
+        Check("quality_mart_not_empty", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
+        Check("quality_severity_known", "ExpectColumnValuesToBeInSet",
+              {"column": "severity", "value_set": ["critical", "warning"]}),
     ]),
     Suite("mart_recipients_by_level", "build", "mart_recipients_by_level", "marts", [
         Check("mart_not_empty", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
@@ -128,12 +167,22 @@ class Outcome:
         return f"[{mark}] {self.suite}.{self.check} ({self.severity}){count}"
 
 
+_CONTEXTS: dict[str, object] = {}
+
+
 def _context():
+    """The file context, loaded once per process and database (loading it costs seconds)."""
+    import warnings
+
     import great_expectations as gx
 
-    os.environ["REGISTER_DB_URL"] = db.sqlalchemy_url()
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    return gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
+    warnings.filterwarnings("ignore", module="great_expectations")  # deprecation chatter, not findings
+    url = db.sqlalchemy_url()
+    if url not in _CONTEXTS:
+        os.environ["REGISTER_DB_URL"] = url
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        _CONTEXTS[url] = ensure_project(gx.get_context(mode="file", project_root_dir=str(GX_ROOT)))
+    return _CONTEXTS[url]
 
 
 def _expectation(check: Check):
@@ -146,7 +195,6 @@ def _expectation(check: Check):
 def ensure_project(ctx=None, rewrite: bool = False):
     """Create the datasource, assets, suites, validation definitions and checkpoints that are missing."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
     ctx = ctx or _context()
     try:
@@ -176,9 +224,10 @@ def ensure_project(ctx=None, rewrite: bool = False):
         by_checkpoint[suite.checkpoint].append(vd)
     for name, vds in by_checkpoint.items():
         if _get(ctx.checkpoints, name) is None or rewrite:
+            # Data Docs are built once after the whole checkpoint (run_checkpoint), not by an action
+            # per validation definition: GX re-renders every stored result each time it builds.
             ctx.checkpoints.add_or_update(gx.Checkpoint(
-                name=name, validation_definitions=vds,
-                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                name=name, validation_definitions=vds, actions=[],
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
     return ctx
 
@@ -194,7 +243,7 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
     """Run one checkpoint, record every result in audit.expectation_result, return the outcomes."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    ctx = ensure_project(ctx)
+    ctx = ctx or _context()
     result = ctx.checkpoints.get(name).run(run_id=RunIdentifier(run_name=f"{run_id}:{name}"))
     outcomes: list[Outcome] = []
     for vr in result.run_results.values():
@@ -215,7 +264,32 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
                 sample=_jsonable(sample)[:10] if sample else None,
                 error=(errors[0] or "expectation raised")[:300].splitlines()[0] if errors else None))
     _record(outcomes, run_id)
+    prune_results()
+    ctx.build_data_docs()
     return outcomes
+
+
+KEEP_RESULTS = 10
+
+
+def prune_results(keep: int = KEEP_RESULTS) -> None:
+    """Keep GX's own result store (the Data Docs' input) to the latest runs per suite.
+
+    The full history is in audit.expectation_result and marts.mart_data_quality; without pruning,
+    every Data Docs build re-renders every result ever stored and slows down run after run.
+    """
+    import shutil
+
+    base = GX_ROOT / "gx" / "uncommitted"
+    for folder in (base / "validations", base / "data_docs" / "local_site" / "validations"):
+        if not folder.is_dir():
+            continue
+        for suite_dir in folder.iterdir():
+            if not suite_dir.is_dir():
+                continue
+            runs = sorted((d for d in suite_dir.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+            for old in runs[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def _jsonable(sample) -> list:

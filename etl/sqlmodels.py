@@ -5,8 +5,9 @@ from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 # Creation order matters where a view reads another.
-INTERMEDIATE = ["int_person_record", "int_recipient_person", "int_supplement_month"]
-MARTS = ["mart_recipients_by_level"]
+INTERMEDIATE = ["int_person_record", "int_recipient_person", "int_supplement", "int_supplement_month",
+                "int_delivery_month"]
+MARTS = ["mart_recipients_by_level", "mart_data_quality"]
 
 
 def sql_text(layer: str, name: str) -> str:
@@ -14,6 +15,9 @@ def sql_text(layer: str, name: str) -> str:
 
 
 def apply_views(cur) -> None:
+    """Drop and recreate the intermediate views, so a changed definition (even its columns) takes effect."""
+    for name in reversed(INTERMEDIATE):
+        cur.execute(f"DROP VIEW IF EXISTS register.{name} CASCADE")
     for name in INTERMEDIATE:
         cur.execute(sql_text("intermediate", name))
 

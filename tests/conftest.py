@@ -16,6 +16,7 @@ import pytest
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "register.person_key", "register.person",
                "audit.expectation_result", "audit.pipeline_run", "marts.mart_recipients_by_level",
+               "marts.mart_data_quality",
                "audit.load_batch"]
 
 

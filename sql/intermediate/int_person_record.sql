@@ -1,6 +1,6 @@
 -- Every staged person-bearing record in one shape, with the rank of its source for survivorship
 -- (lower wins: the LTC system's own card, then the citizen's application, then health, then ЗАГС).
-CREATE OR REPLACE VIEW register.int_person_record AS
+CREATE VIEW register.int_person_record AS
 SELECT 'optima_recipient'::text AS entity, stg_id, recipient_id AS natural_id, 1 AS source_rank,
        snils, surname, first_name, patronymic, sex, birth_date, oktmo, coalesce(status_date, identified_date) AS record_date
 FROM staging.optima_recipient

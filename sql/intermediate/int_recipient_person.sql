@@ -1,5 +1,5 @@
 -- OPTIMA recipients resolved to register persons (the latest card per recipient id wins).
-CREATE OR REPLACE VIEW register.int_recipient_person AS
+CREATE VIEW register.int_recipient_person AS
 SELECT DISTINCT ON (r.recipient_id)
        r.recipient_id, l.person_id, r.oktmo, r.status, r.status_date, r.exit_reason, r.priority_category
 FROM staging.optima_recipient r
