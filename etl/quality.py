@@ -159,11 +159,18 @@ class Outcome:
     element_count: int | None = None
     sample: list | None = None
     error: str | None = None
+    observed: object = None       # table-level expectations report what they saw, not a count of rows
+
+    def problem(self) -> str:
+        if self.error:
+            return f"error {self.error}"
+        if self.unexpected_count is None and self.observed is not None:
+            return f"observed {self.observed}"
+        return f"{self.unexpected_count} unexpected"
 
     def line(self) -> str:
         mark = "ok  " if self.success else ("FAIL" if self.severity == CRITICAL else "warn")
-        count = "" if self.success else (f" — error: {self.error}" if self.error
-                                         else f" — {self.unexpected_count} unexpected")
+        count = "" if self.success else f" — {self.problem()}"
         return f"[{mark}] {self.suite}.{self.check} ({self.severity}){count}"
 
 
@@ -260,7 +267,9 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
             outcomes.append(Outcome(
                 checkpoint=name, suite=suite, check=meta.get("check", cfg.type), severity=meta.get("severity", CRITICAL),
                 success=bool(r.success), element_count=res.get("element_count"),
-                unexpected_count=res.get("unexpected_count", res.get("observed_value") if not r.success else 0),
+                unexpected_count=res.get("unexpected_count", res.get("observed_value")
+                                         if cfg.type == "unexpected_rows_expectation" else None),
+                observed=None if cfg.type == "unexpected_rows_expectation" else res.get("observed_value"),
                 sample=_jsonable(sample)[:10] if sample else None,
                 error=(errors[0] or "expectation raised")[:300].splitlines()[0] if errors else None))
     _record(outcomes, run_id)
@@ -322,8 +331,7 @@ def gate(outcomes: list[Outcome]) -> None:
     """Raise GateFailed naming every failed critical expectation and its count."""
     failed = [o for o in outcomes if not o.success and o.severity == CRITICAL]
     if failed:
-        lines = "; ".join(f"{o.suite}.{o.check}: " + (f"error {o.error}" if o.error else
-                                                       f"{o.unexpected_count} unexpected") for o in failed)
+        lines = "; ".join(f"{o.suite}.{o.check}: {o.problem()}" for o in failed)
         raise GateFailed(f"{len(failed)} critical expectation(s) failed, marts not published — {lines}")
 
 
