@@ -55,6 +55,12 @@ def test_clean_run_publishes_and_records_results(loaded):
     ("UPDATE register.person SET snils = (SELECT snils FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
      "LIMIT 1) WHERE person_id = (SELECT person_id FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
      "OFFSET 1 LIMIT 1)", "register", "one_person_per_valid_snils", 1),
+    ("UPDATE staging.health_referral SET snils = '11223344596' WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.health_referral)", "staging", "snils_checksum_valid", 1),
+    ("UPDATE staging.smev_application SET birth_date = NULL WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.smev_application)", "staging", "birth_date_present", 1),
+    ("UPDATE staging.optima_assessment SET assessment_date = current_date + 3 WHERE stg_id = (SELECT min(stg_id) "
+     "FROM staging.optima_assessment)", "staging", "assessment_not_in_future", 1),
     ("UPDATE staging.optima_care_report SET minutes_delivered = minutes_delivered * 10 WHERE report_id = "
      "(SELECT min(report_id) FROM staging.optima_care_report)",
      "staging", "delivered_not_implausibly_above_assigned", 1),
@@ -130,3 +136,28 @@ def test_ltcreg_validate_exit_codes(loaded, capsys):
     assert cli.main(["validate", "--checkpoint", "staging"]) == 1
     captured = capsys.readouterr()
     assert "staging_optima_supplement.minutes_within_level_cap: 1 unexpected" in captured.err
+
+
+@pytest.mark.parametrize("violation,expectation,problem", [
+    ("UPDATE build.mart_recipients_by_level SET entered = recipients + 1 WHERE (month, oktmo, care_level) = "
+     "(SELECT month, oktmo, care_level FROM build.mart_recipients_by_level ORDER BY 1, 2, 3 LIMIT 1)",
+     "mart_counts_consistent", "1 unexpected"),
+    ("INSERT INTO build.mart_recipients_by_level SELECT * FROM build.mart_recipients_by_level ORDER BY 1, 2, 3 LIMIT 2",
+     "mart_grain_unique", "2 unexpected"),
+    ("DELETE FROM build.mart_recipients_by_level", "mart_not_empty", "observed 0"),
+    ("UPDATE build.mart_recipients_by_level SET care_level = 5 WHERE (month, oktmo, care_level) = "
+     "(SELECT month, oktmo, care_level FROM build.mart_recipients_by_level ORDER BY 1, 2, 3 LIMIT 1)",
+     "mart_care_level_1_2_3", "1 unexpected"),
+    ("UPDATE build.mart_data_quality SET severity = 'fatal' WHERE ctid = (SELECT min(ctid) FROM build.mart_data_quality)",
+     "quality_severity_known", "1 unexpected"),
+    ("DELETE FROM build.mart_data_quality", "quality_mart_not_empty", "observed 0"),
+])
+def test_mart_violation_stops_publication(loaded, violation, expectation, problem):
+    publish_all("before")
+    published = query("SELECT count(*), max(published_at) FROM marts.mart_recipients_by_level")[0]
+    pipeline.build_marts("after")
+    query(violation)  # the built mart is wrong: the marts checkpoint must keep it out
+    with pytest.raises(quality.GateFailed) as e:
+        pipeline.validate("marts", "after")
+    assert f"{expectation}: {problem}" in str(e.value)
+    assert query("SELECT count(*), max(published_at) FROM marts.mart_recipients_by_level")[0] == published
