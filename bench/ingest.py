@@ -8,16 +8,12 @@ Prints rows/s for parse + land (raw, staging, quarantine in one transaction) and
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,13 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     a = ap.parse_args()
-    admin = os.environ.get("DATABASE_URL") or db.embedded_server_url()
-    name = f"ltc_bench_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(admin)._replace(path="/" + name))
-    try:
+    with db.scratch_database("ltc_bench"):
         db.upgrade()
         from etl import load
 
@@ -62,8 +52,6 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"referral CSV: {res.read} rows ({size / 1e6:.1f} MB) staged {res.staged} in {elapsed:.2f} s "
               f"= {res.read / elapsed:,.0f} rows/s; peak RSS {rss:.0f} MB")
-    finally:
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -10,14 +10,10 @@ checkpoints `staging` and `register` (Data Docs building included), and prints t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,13 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=200_000)
     a = ap.parse_args()
-    admin = os.environ.get("DATABASE_URL") or db.embedded_server_url()
-    name = f"ltc_bench_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(admin)._replace(path="/" + name))
-    try:
+    with db.scratch_database("ltc_bench"):
         db.upgrade()
         from etl import quality, sqlmodels
 
@@ -106,8 +96,6 @@ def main() -> None:
             failed = [o.line() for o in outcomes if not o.success]
             print(f"checkpoint {cp}: {len(outcomes)} expectations in {elapsed:.1f} s; not passed: {failed or 'none'}")
         print(f"staging + register validation: {total:.1f} s on {staged:,} staged rows")
-    finally:
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

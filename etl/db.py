@@ -92,6 +92,34 @@ def copy_rows(cur, table: str, columns: Sequence[str], rows: Iterable[Sequence])
     return n
 
 
+@contextlib.contextmanager
+def scratch_database(prefix: str, admin_url: str | None = None) -> Iterator[str]:
+    """A new empty database beside the configured one, DATABASE_URL pointed at it, dropped afterwards.
+
+    For tests and benchmarks: the server is DATABASE_URL's (or `admin_url`, or the embedded one).
+    """
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    admin = admin_url or os.environ.get("DATABASE_URL") or embedded_server_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(admin)._replace(path="/" + name))
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield url
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Create or upgrade the schema with Alembic."""
     from alembic import command

@@ -6,11 +6,8 @@ it so the code under test uses it exactly as in production.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -20,34 +17,14 @@ DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "regis
                "audit.load_batch"]
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
+def pg_url():
     from etl import db
 
     admin = os.environ.get("DATABASE_URL") or db.embedded_server_url(db.var_dir() / "pgdata-test")
-    name = f"ltc_test_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(admin, name)
-    saved = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    db.upgrade(url)
-    yield url
-    if saved is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = saved
-    cur = conn.cursor()
-    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,))
-    cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+    with db.scratch_database("ltc_test", admin) as url:
+        db.upgrade(url)
+        yield url
 
 
 @pytest.fixture
