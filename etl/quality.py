@@ -61,6 +61,30 @@ SUITES = [
         Check("no_dates_in_future", "UnexpectedRowsExpectation", rows(
             "SELECT entity, stg_id FROM {batch} WHERE birth_date > current_date OR record_date > current_date")),
     ]),
+    Suite("staging_health_referral", "staging", "health_referral", "staging", [
+        Check("referral_channel_known", "ExpectColumnValuesToBeInSet", {"column": "channel", "value_set": [
+            "dispensary", "doctor_visit", "hospital_discharge", "mse", "other"]}),
+        # medical secrecy: a diagnosis is stored only with the citizen's written consent
+        Check("no_diagnosis_without_consent", "UnexpectedRowsExpectation", rows(
+            "SELECT stg_id FROM {batch} WHERE icd10 IS NOT NULL AND NOT consent")),
+    ]),
+    Suite("staging_health_medical_event", "staging", "health_medical_event", "staging", [
+        Check("event_ends_after_start", "UnexpectedRowsExpectation", rows(
+            "SELECT event_id FROM {batch} WHERE end_date < start_date")),
+    ]),
+    Suite("staging_smev_application", "staging", "smev_application", "staging", [
+        Check("application_has_order_id", "ExpectColumnValuesToNotBeNull", {"column": "order_uuid"}),
+    ]),
+    Suite("staging_smev_death", "staging", "smev_death", "staging", [
+        Check("death_after_birth", "UnexpectedRowsExpectation", rows(
+            "SELECT record_number FROM {batch} WHERE death_date < birth_date")),
+    ]),
+    Suite("staging_optima_recipient", "staging", "optima_recipient", "staging", [
+        Check("recipient_status_known", "ExpectColumnValuesToBeInSet", {"column": "status", "value_set": [
+            "identified", "assessed", "not_needing", "receiving", "exited"]}),
+        Check("exit_has_reason", "UnexpectedRowsExpectation", rows(
+            "SELECT recipient_id FROM {batch} WHERE status = 'exited' AND exit_reason IS NULL"), severity=WARNING),
+    ]),
     Suite("staging_optima_supplement", "staging", "optima_supplement", "staging", [
         Check("care_level_1_2_3", "ExpectColumnValuesToBeInSet", {"column": "care_level", "value_set": [1, 2, 3]}),
         Check("minutes_within_level_cap", "UnexpectedRowsExpectation", rows(

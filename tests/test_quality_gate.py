@@ -61,6 +61,18 @@ def test_clean_run_publishes_and_records_results(loaded):
      "staging.smev_application)", "staging", "birth_date_present", 1),
     ("UPDATE staging.optima_assessment SET assessment_date = current_date + 3 WHERE stg_id = (SELECT min(stg_id) "
      "FROM staging.optima_assessment)", "staging", "assessment_not_in_future", 1),
+    ("UPDATE staging.health_referral SET channel = 'telepathy' WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.health_referral)", "staging", "referral_channel_known", 1),
+    ("UPDATE staging.health_referral SET consent = false, icd10 = 'I63.9' WHERE stg_id IN (SELECT stg_id FROM "
+     "staging.health_referral ORDER BY stg_id LIMIT 2)", "staging", "no_diagnosis_without_consent", 2),
+    ("UPDATE staging.health_medical_event SET end_date = start_date - 1 WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.health_medical_event)", "staging", "event_ends_after_start", 1),
+    ("UPDATE staging.smev_application SET order_uuid = NULL WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.smev_application)", "staging", "application_has_order_id", 1),
+    ("UPDATE staging.smev_death SET death_date = birth_date - 1 WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.smev_death)", "staging", "death_after_birth", 1),
+    ("UPDATE staging.optima_recipient SET status = 'lost' WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.optima_recipient)", "staging", "recipient_status_known", 1),
     ("UPDATE staging.optima_care_report SET minutes_delivered = minutes_delivered * 10 WHERE report_id = "
      "(SELECT min(report_id) FROM staging.optima_care_report)",
      "staging", "delivered_not_implausibly_above_assigned", 1),
