@@ -52,10 +52,6 @@ def row_payload(fields: dict) -> str:
 
 
 # ---- field casting --------------------------------------------------------------------------
-def _blank(v) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip())
-
-
 def as_text(v):
     if v is None:
         return None

@@ -10,7 +10,6 @@ review and merges replace the `match` step in their own module (issue 4); this i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from etl import db, normalize, sqlmodels
 
@@ -22,14 +21,6 @@ ENTITIES = ["optima_recipient", "smev_application", "health_referral", "health_m
 
 def register_id(person_id: int) -> str:
     return f"RG{person_id:09d}"
-
-
-@dataclass
-class Candidate:
-    entity: str
-    stg_id: int
-    snils: str | None
-    name_key: str | None
 
 
 def name_dob_key(surname, first_name, patronymic, birth_date) -> str | None:
