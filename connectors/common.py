@@ -164,17 +164,31 @@ def parse_xml_bytes(data: bytes) -> etree._Element:
 
 
 def local(tag) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""  # comments and PIs have no name
 
 
 def child(el, name: str):
     """First direct child with this local name, whatever its namespace (versions differ)."""
     if el is None:
         return None
+    suffix = "}" + name
     for c in el:
-        if local(c.tag) == name:
+        tag = c.tag
+        if tag == name or (isinstance(tag, str) and tag.endswith(suffix)):
             return c
     return None
+
+
+def child_texts(el) -> dict[str, str]:
+    """Stripped text of each direct child by local name (the first of repeated ones); empty ones left out."""
+    out: dict[str, str] = {}
+    for c in el:
+        text = c.text
+        if text and isinstance(c.tag, str):
+            name = c.tag.rpartition("}")[2]
+            if name not in out and (text := text.strip()):
+                out[name] = text
+    return out
 
 
 def descendant(el, name: str):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, cast_fields, cast_person,
-                               row_payload)
+from connectors.common import MAX_FILE_BYTES, FileRejected, SourceRecord
 
 SOURCE = "health"
 
@@ -55,35 +54,27 @@ EVENT_TYPES = {
     "вызов скорой помощи": "ambulance", "скорая помощь": "ambulance", "ambulance": "ambulance",
 }
 
+# Field kinds are cast by connectors.common.CASTS (dates, sex, yes/no) or inside PostgreSQL (text, names,
+# SNILS: see etl/tabular.py); "code:<map>" means a lookup in one of the maps above.
 REFERRAL_SPEC = {
     "mo_code": ("text", True), "referral_id": ("text", True), "referral_date": ("date", True),
-    "channel": ("text", False), "enp": ("text", False), "sex": ("sex", False), "birth_date": ("date", False),
+    "channel": ("code:channel", False), "enp": ("text", False), "sex": ("sex", False), "birth_date": ("date", False),
     "address": ("text", False), "oktmo": ("text", False), "phone": ("text", False), "icd10": ("text", False),
     "consent": ("bool", False), "consent_date": ("date", False),
 }
 EVENT_SPEC = {
-    "mo_code": ("text", True), "event_id": ("text", True), "event_type": ("text", True),
+    "mo_code": ("text", True), "event_id": ("text", True), "event_type": ("code:event_type", True),
     "start_date": ("date", True), "end_date": ("date", False), "icd10": ("text", False), "enp": ("text", False),
     "sex": ("sex", False), "birth_date": ("date", False), "oktmo": ("text", False),
 }
+SPECS = {"health_referral": REFERRAL_SPEC, "health_medical_event": EVENT_SPEC}
+CODE_MAPS = {"channel": (CHANNELS, "other"), "event_type": (EVENT_TYPES, None)}  # (map, default when unknown)
 REQUIRED_COLUMNS = {
     "health_referral": {"mo_code", "referral_id", "referral_date", "surname", "first_name", "birth_date"},
     "health_medical_event": {"mo_code", "event_id", "event_type", "start_date", "surname", "first_name",
                              "birth_date"},
 }
-
-
-def decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("cp1251", errors="strict") if _is_cp1251(data) else None
-    if text is None:
-        raise FileRejected("bad_encoding", "neither UTF-8 nor windows-1251")
-    return text
+TABULAR_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 
 
 def _is_cp1251(data: bytes) -> bool:
@@ -108,63 +99,138 @@ def map_header(header: list[str]) -> list[str | None]:
     return [_ALIAS_INDEX.get(h.strip().lower().replace("ё", "е")) for h in header]
 
 
-def parse(path: Path) -> Iterator[SourceRecord]:
+@dataclass
+class Table:
+    """A referral or medical-event table, opened and checked, ready to be landed (etl/tabular.py).
+
+    `rows` yields (row number, cells) for every non-blank row; `direct` describes a CSV file that
+    PostgreSQL may read itself (COPY), the fast path when every row is well formed.
+    """
+    entity: str
+    header: list[str]
+    fields: list[str | None]                  # canonical field per column, None for unknown columns
+    rows: Callable[[], Iterator[tuple[int, list[str]]]]
+    direct: dict | None = None                # {path, encoding, delimiter, skip}: for COPY FROM STDIN
+
+
+def open_table(path: Path) -> Table:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise FileRejected("file_too_large", f"{path.stat().st_size} bytes")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        header, rows = _csv_rows(path)
+        header, rows, direct = _csv_table(path)
     elif suffix in (".xlsx", ".xlsm"):
-        header, rows = _xlsx_rows(path)
-    elif suffix == ".xml":  # ОМС registers (federal format 3.x)
-        from connectors import oms
-
-        yield from oms.parse(path)
-        return
+        header, rows = _xlsx_table(path)
+        direct = None
     else:
         raise FileRejected("unsupported_format", f"{suffix or 'no extension'}: expected .csv, .xlsx or .xml")
-    yield from _records(header, rows)
+    fields = map_header(header)
+    known = {f for f in fields if f}
+    entity = "health_medical_event" if {"event_id", "event_type"} <= known else "health_referral"
+    missing = REQUIRED_COLUMNS[entity] - known
+    if missing:
+        raise FileRejected("missing_columns", f"{entity}: no column for {', '.join(sorted(missing))}")
+    return Table(entity, header, fields, rows, direct)
 
 
-def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    text = decode(path.read_bytes())
-    if not text.strip():
-        raise FileRejected("empty_file", "the file has no header")
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
-    header = next(reader)
-    return header, enumerate(reader, start=2)  # line 1 is the header
+def parse(path: Path) -> Iterator[SourceRecord]:
+    """Record-at-a-time parsing: ОМС registers (XML). Tables go through open_table and etl/tabular.py."""
+    from connectors import oms
+
+    if Path(path).suffix.lower() != ".xml":
+        raise FileRejected("unsupported_format", f"{Path(path).suffix or 'no extension'}: tables use open_table")
+    yield from oms.parse(Path(path))
 
 
-def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+SAMPLE_BYTES = 1 << 20
+
+
+def detect_encoding(sample: bytes, complete: bool) -> str:
+    """'utf-8' or 'cp1251' from the first megabyte; the rest is checked while it is read."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if not complete and e.start >= len(sample) - 3:  # a character cut by the end of the sample
+            return "utf-8"
+    if _is_cp1251(sample):
+        return "cp1251"
+    raise FileRejected("bad_encoding", "neither UTF-8 nor windows-1251")
+
+
+def _csv_table(path: Path):
+    with open(path, "rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+        complete = not f.read(1)
+        if not sample.strip():
+            raise FileRejected("empty_file", "the file has no header")
+        probe, pos = sample, len(sample)
+        while probe.isascii() and not complete:  # decide on the first non-ASCII bytes, wherever they are
+            f.seek(pos)
+            probe = f.read(SAMPLE_BYTES)
+            pos += len(probe)
+            complete = not f.read(1)
+    encoding = detect_encoding(probe.lstrip(bytes(range(128))) or sample, complete)
+    skip = 3 if sample.startswith(b"\xef\xbb\xbf") else 0
+    first_line = sample[skip:].split(b"\n", 1)[0].decode(encoding, errors="replace")
+    delimiter = detect_delimiter(first_line)
+    header = next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter))
+
+    def rows():
+        with open(path, encoding=encoding, errors="strict", newline="") as f:
+            if skip:
+                f.read(1)
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                next(reader)
+                for rowno, row in enumerate(reader, start=2):  # line 1 is the header
+                    if any(cell.strip() for cell in row):
+                        yield rowno, row
+            except UnicodeDecodeError as e:
+                raise FileRejected("bad_encoding", f"not valid {encoding}: {e.reason} at byte {e.start}") from None
+            except csv.Error as e:
+                raise FileRejected("malformed_csv", str(e)) from None
+    return header, rows, {"path": path, "encoding": encoding, "delimiter": delimiter, "skip": skip}
+
+
+def _xlsx_table(path: Path):
     """First worksheet, streamed (read-only mode); Excel's dates and numbers turned back into text."""
     import zipfile
 
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-        raise FileRejected("bad_xlsx", f"not a readable XLSX workbook: {e}") from None
-    rows = wb.worksheets[0].iter_rows(values_only=True)
-    header_row = next(rows, None)
-    if not header_row or not any(header_row):
-        wb.close()
+    def open_rows():
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+            raise FileRejected("bad_xlsx", f"not a readable XLSX workbook: {e}") from None
+        return wb, wb.worksheets[0].iter_rows(values_only=True)
+
+    wb, it = open_rows()
+    header_row = next(it, None)
+    wb.close()
+    if not header_row or not any(v is not None and str(v).strip() for v in header_row):
         raise FileRejected("empty_file", "the first worksheet has no header")
     header = [_cell_text(v) for v in header_row]
     while header and not header[-1]:
         header.pop()
 
-    def body():
+    def rows():
+        wb, it = open_rows()
         try:
-            for rowno, row in enumerate(rows, start=2):
-                cells = [_cell_text(v) for v in row[:len(header)]]
-                cells += [""] * (len(header) - len(cells))
-                yield rowno, cells
+            next(it, None)
+            for rowno, row in enumerate(it, start=2):
+                cells = [_cell_text(v) for v in row]
+                while len(cells) > len(header) and not cells[-1]:
+                    cells.pop()  # Excel's formatted but empty cells right of the table
+                if any(c.strip() for c in cells):
+                    yield rowno, cells
         finally:
             wb.close()
-    return header, body()
+    return header, rows
 
 
 def _cell_text(value) -> str:
@@ -177,54 +243,3 @@ def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _records(header: list[str], rows) -> Iterator[SourceRecord]:
-    fields = map_header(header)
-    known = {f for f in fields if f}
-    entity = "health_medical_event" if {"event_id", "event_type"} <= known else "health_referral"
-    missing = REQUIRED_COLUMNS[entity] - known
-    if missing:
-        raise FileRejected("missing_columns", f"{entity}: no column for {', '.join(sorted(missing))}")
-    today = dt.date.today()
-    for rowno, row in rows:
-        if not any(cell.strip() for cell in row):
-            continue
-        raw = {h: v for h, v in zip(header, row)}
-        rec = SourceRecord(entity=entity, locator=str(rowno), payload=row_payload(raw))
-        if len(row) != len(header):
-            rec.reason, rec.detail = "malformed_row", f"{len(row)} fields, header has {len(header)}"
-            yield rec
-            continue
-        mapped = {f: v for f, v in zip(fields, row) if f}
-        try:
-            rec.values = cast_referral(mapped, today) if entity == "health_referral" else cast_event(mapped, today)
-        except CastError as e:
-            rec.reason, rec.detail = e.reason, e.detail
-        yield rec
-
-
-def cast_referral(raw: dict, today: dt.date) -> dict:
-    out = cast_fields(raw, REFERRAL_SPEC)
-    out["channel"] = CHANNELS.get((out["channel"] or "").lower(), "other")
-    cast_person(raw, out, today)
-    if out["referral_date"] > today:
-        raise CastError("date_in_future", f"referral date {out['referral_date']}")
-    # Medical secrecy: without the citizen's written consent no diagnosis is stored.
-    out["diagnosis_withheld"] = not out["consent"] and out["icd10"] is not None
-    if not out["consent"]:
-        out["icd10"] = None
-        out["consent_date"] = None
-    return out
-
-
-def cast_event(raw: dict, today: dt.date) -> dict:
-    out = cast_fields(raw, EVENT_SPEC)
-    kind = EVENT_TYPES.get(out["event_type"].lower())
-    if kind is None:
-        raise CastError("unknown_code", f"event type {out['event_type']!r}")
-    out["event_type"] = kind
-    cast_person(raw, out, today)
-    if out["end_date"] and out["end_date"] < out["start_date"]:
-        raise CastError("inconsistent_dates", f"ends {out['end_date']} before it starts {out['start_date']}")
-    return out

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from lxml import etree
 
-from connectors.common import CastError, FileRejected, SourceRecord, as_date, cast_person, text_of
+from connectors.common import CastError, FileRejected, SourceRecord, as_date, cast_person, child_texts, text_of
 
 # V006 «условия оказания медицинской помощи» → our event types; D-files (диспансеризация) have no USL_OK.
 USL_OK = {"1": "hospitalisation", "2": "day_hospital", "3": "outpatient", "4": "ambulance"}
@@ -76,11 +76,11 @@ def find_person_file(path: Path, filename: str | None) -> Path | None:
 def load_persons(path: Path) -> dict[str, dict]:
     persons = {}
     for pers in _iter(path, "PERS"):
-        pid = text_of(pers, "ID_PAC")
-        if pid:
-            persons[pid] = {"surname": text_of(pers, "FAM"), "first_name": text_of(pers, "IM"),
-                            "patronymic": text_of(pers, "OT"), "sex": {"1": "M", "2": "F"}.get(text_of(pers, "W") or ""),
-                            "birth_date": text_of(pers, "DR"), "snils": text_of(pers, "SNILS")}
+        f = child_texts(pers)
+        if pid := f.get("ID_PAC"):
+            persons[pid] = {"surname": f.get("FAM"), "first_name": f.get("IM"), "patronymic": f.get("OT"),
+                            "sex": {"1": "M", "2": "F"}.get(f.get("W", "")), "birth_date": f.get("DR"),
+                            "snils": f.get("SNILS")}
     return persons
 
 
@@ -96,10 +96,11 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     today = dt.date.today()
     for zap in _iter(path, "ZAP"):
         pacient = next((c for c in zap if c.tag == "PACIENT"), None)
-        id_pac = text_of(pacient, "ID_PAC") if pacient is not None else None
-        enp = text_of(pacient, "ENP") if pacient is not None else None
+        pac = child_texts(pacient) if pacient is not None else {}
+        id_pac, enp = pac.get("ID_PAC"), pac.get("ENP")
         for z_sl in (c for c in zap if c.tag == "Z_SL"):
-            case_id = text_of(z_sl, "IDCASE") or f"ZAP{text_of(zap, 'N_ZAP')}"
+            case = child_texts(z_sl)
+            case_id = case.get("IDCASE") or f"ZAP{text_of(zap, 'N_ZAP')}"
             rec = SourceRecord("health_medical_event", f"{zglv.get('FILENAME', path.stem)}/{case_id}",
                                etree.tostring(z_sl, encoding="unicode"))
             try:
@@ -107,15 +108,17 @@ def parse(path: Path) -> Iterator[SourceRecord]:
                 if person is None:
                     raise CastError("no_person_data", f"ID_PAC {id_pac} not found in an L-file"
                                     + ("" if person_file else " (no L-file beside the case file)"))
-                kind = USL_OK.get(text_of(z_sl, "USL_OK") or "", None)
-                if kind is None and text_of(z_sl, "USL_OK") is None and path.stem[:1].upper() == "D":
+                usl_ok = case.get("USL_OK")
+                kind = USL_OK.get(usl_ok or "")
+                if kind is None and usl_ok is None and path.stem[:1].upper() == "D":
                     kind = "outpatient"  # dispensary check: a primary-care visit
                 if kind is None:
-                    raise CastError("unknown_code", f"USL_OK {text_of(z_sl, 'USL_OK')!r}")
+                    raise CastError("unknown_code", f"USL_OK {usl_ok!r}")
                 first_sl = next((c for c in z_sl if c.tag == "SL"), None)
-                out = {"event_id": case_id, "mo_code": text_of(z_sl, "LPU") or text_of(first_sl, "LPU_1"),
-                       "event_type": kind, "start_date": _date(text_of(z_sl, "DATE_Z_1")),
-                       "end_date": _date(text_of(z_sl, "DATE_Z_2")), "icd10": text_of(first_sl, "DS1"),
+                sl = child_texts(first_sl) if first_sl is not None else {}
+                out = {"event_id": case_id, "mo_code": case.get("LPU") or sl.get("LPU_1"),
+                       "event_type": kind, "start_date": _date(case.get("DATE_Z_1")),
+                       "end_date": _date(case.get("DATE_Z_2")), "icd10": sl.get("DS1"),
                        "enp": enp, "sex": person["sex"], "birth_date": _date(person["birth_date"])}
                 if out["start_date"] is None or out["mo_code"] is None:
                     raise CastError("missing_required", "DATE_Z_1 and LPU are required")

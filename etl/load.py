@@ -98,15 +98,19 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
             " VALUES (%s, %s, %s, %s, 'loading', %s) RETURNING batch_id",
             (source, path.name, digest, path.stat().st_size, run_id))
         batch_id = result.batch_id = cur.fetchone()[0]
-        state = _LandState()
         try:
+            if source == "health" and path.suffix.lower() in health.TABULAR_SUFFIXES:
+                _land_table(cur, source, path, batch_id, result)
+                chunk_source = ()
+            else:
+                chunk_source = CONNECTORS[source].parse(path)
             chunk: list[SourceRecord] = []
-            for rec in CONNECTORS[source].parse(path):
+            for rec in chunk_source:
                 chunk.append(rec)
                 if len(chunk) >= CHUNK:
-                    _land(cur, source, path.name, batch_id, chunk, result, state)
+                    _land(cur, source, path.name, batch_id, chunk, result)
                     chunk = []
-            _land(cur, source, path.name, batch_id, chunk, result, state)
+            _land(cur, source, path.name, batch_id, chunk, result)
         except FileRejected as e:
             conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
@@ -116,6 +120,19 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
     log.info("loaded %s: read %d, staged %d, quarantined %d", path.name, result.read, result.staged,
              result.quarantined)
     return result
+
+
+def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
+    """Tables are landed set-based (etl/tabular.py): cast inside PostgreSQL, not record by record."""
+    import datetime as dt
+
+    from etl import tabular
+
+    table = health.open_table(path)
+    cur.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
+    counts = tabular.land(cur, table, source=source, batch_id=batch_id, file_name=path.name, today=dt.date.today())
+    result.read, result.staged, result.quarantined = counts["read"], counts["staged"], counts["quarantined"]
+    result.by_entity[table.entity] = counts
 
 
 def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: FileRejected) -> FileResult:
@@ -131,34 +148,35 @@ def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: 
     return result
 
 
-CHUNK = 20_000  # records parsed and copied at a time: memory stays flat whatever the file size
+CHUNK = 5_000  # records parsed and copied at a time: memory stays flat whatever the file size
 
 
-@dataclass
-class _LandState:
-    """What must be remembered across the chunks of one file."""
-    seen: dict = field(default_factory=dict)       # content hash → first batch:locator with it
-    locators: set = field(default_factory=set)
-
-
-def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceRecord], result: FileResult,
-          state: _LandState) -> None:
+def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceRecord], result: FileResult) -> None:
+    """Land one chunk. What earlier chunks of the same file landed is looked up in the database, not kept
+    in memory, so a file of any size loads in flat memory."""
     if not records:
         return
-    # Records already landed from an earlier batch, or earlier in this file, are duplicates.
     hashes = [r.content_hash for r in records]
-    seen = state.seen
+    seen: dict[str, str] = {}
     for i in range(0, len(hashes), 10000):
         cur.execute("SELECT content_hash, min(batch_id || ':' || locator) FROM raw.record r"
                     " JOIN audit.load_batch b USING (batch_id)"
-                    " WHERE r.source = %s AND b.status = 'loaded' AND content_hash = ANY(%s) GROUP BY content_hash",
-                    (source, hashes[i:i + 10000]))
+                    " WHERE r.source = %s AND (b.status = 'loaded' OR r.batch_id = %s) AND content_hash = ANY(%s)"
+                    " GROUP BY content_hash", (source, batch_id, hashes[i:i + 10000]))
         seen.update(dict(cur.fetchall()))
+    # A source that repeats its own ids still lands every record: repeats get "#2", "#3"…
+    cur.execute("SELECT locator FROM raw.record WHERE batch_id = %s AND locator = ANY(%s)",
+                (batch_id, list({r.locator for r in records})))
+    repeated = [loc for (loc,) in cur.fetchall()]
+    locators: set[str] = set()
+    if repeated:  # rare: fetch the numbered repeats of just those
+        cur.execute("SELECT locator FROM raw.record WHERE batch_id = %s AND split_part(locator, '#', 1) = ANY(%s)",
+                    (batch_id, repeated))
+        locators = {loc for (loc,) in cur.fetchall()}
     raw_rows, quarantine_rows = [], []
     staged: dict[str, list] = {}
-    locators = state.locators
     for rec, digest in zip(records, hashes):
-        if rec.locator in locators:  # a source that repeats its own ids still lands every record
+        if rec.locator in locators:
             n = 2
             while f"{rec.locator}#{n}" in locators:
                 n += 1

@@ -120,6 +120,11 @@ SUITES = [
             "WITH b AS (SELECT * FROM {batch}) SELECT b.batch_id FROM b WHERE b.status = 'loaded' AND (b.n_read <> b.n_staged + b.n_quarantined "
             "OR b.n_read <> (SELECT count(*) FROM raw.record r WHERE r.batch_id = b.batch_id) "
             "OR b.n_quarantined <> (SELECT count(*) FROM quarantine.record q WHERE q.batch_id = b.batch_id))")),
+        # landing tables carry no per-row foreign key (bulk-load cost): their batches are checked here
+        Check("landed_rows_belong_to_a_loaded_batch", "UnexpectedRowsExpectation", rows(
+            "SELECT l.batch_id FROM (SELECT DISTINCT batch_id FROM raw.record UNION "
+            "SELECT DISTINCT batch_id FROM quarantine.record) l "
+            "WHERE l.batch_id NOT IN (SELECT batch_id FROM {batch} WHERE status = 'loaded')")),
     ]),
     Suite("register_person", "register", "person", "register", [
         Check("register_id_present", "ExpectColumnValuesToNotBeNull", {"column": "register_id"}),

@@ -10,58 +10,6 @@ from connectors import health, optima, smev
 from connectors.common import FileRejected
 from tests.conftest import REFERENCE
 
-HEADER = "КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;" \
-         "ДиагнозМКБ;СогласиеНаРазглашение"
-
-
-def write(tmp_path, name, text, encoding="cp1251"):
-    p = tmp_path / name
-    p.write_bytes(text.encode(encoding))
-    return p
-
-
-def test_referral_cp1251_semicolon(tmp_path):
-    p = write(tmp_path, "r.csv", HEADER + "\r\n"
-              "360001;A-1;02.01.2024;выписка из стационара;112-233-445 95;Семёнова;Анна;Ильинична;Ж;13.12.1950;I63.9;да\r\n"
-              "360001;A-2;2024-01-03;прием врача;112-233-445 96;ПЕТРОВ;Иван;Петрович;;01.05.1940;G30.9;нет\r\n")
-    recs = list(health.parse(p))
-    assert [r.reason for r in recs] == [None, None]
-    a, b = recs[0].values, recs[1].values
-    assert (a["snils"], a["surname"], a["birth_date"], a["channel"], a["icd10"]) == \
-        ("11223344595", "Семёнова", dt.date(1950, 12, 13), "hospital_discharge", "I63.9")
-    # invalid checksum: SNILS kept raw, not trusted; sex inferred from the patronymic
-    assert b["snils"] is None and b["snils_raw"] == "112-233-445 96" and b["sex"] == "M"
-    # no consent to disclose medical secrecy: the diagnosis is not stored, and the record says so
-    assert b["icd10"] is None and b["diagnosis_withheld"] is True
-    assert recs[0].locator == "2" and recs[1].locator == "3"
-
-
-def test_referral_utf8_bom_comma_and_column_order(tmp_path):
-    text = "\ufeffФамилия,Имя,ДатаРождения,КодМО,НомерНаправления,ДатаНаправления\nИванов,Иван,1950-12-13,1,R9,01.02.2024\n"
-    recs = list(health.parse(write(tmp_path, "u.csv", text, "utf-8")))
-    assert recs[0].values["surname"] == "Иванов" and recs[0].values["referral_id"] == "R9"
-
-
-def test_bad_rows_go_to_quarantine_with_reason(tmp_path):
-    p = write(tmp_path, "bad.csv", HEADER + "\r\n"
-              "360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;31.02.1950;;да\r\n"
-              "360001;A-2;02.01.2024;иное;;;Иван;;М;01.02.1950;;да\r\n"
-              "360001;A-3;02.01.2024\r\n")
-    reasons = [r.reason for r in health.parse(p)]
-    assert reasons == ["bad_date", "missing_identity", "malformed_row"]
-
-
-@pytest.mark.parametrize("text,reason", [
-    ("Фамилия;Имя\r\nИванов;Иван\r\n", "missing_columns"),
-    ("", "empty_file"),
-    ("КодМО НомерНаправления ДатаНаправления\r\n", "bad_delimiter"),
-])
-def test_file_level_rejections(tmp_path, text, reason):
-    with pytest.raises(FileRejected) as e:
-        list(health.parse(write(tmp_path, "x.csv", text)))
-    assert e.value.reason == reason
-
-
 def test_smev_reference_death_registry_in_envelope():
     path = REFERENCE / "smev3/samples/zags-fataloiv/GetRequestResponse-zagsFatalOivProducerRequest.xml"
     [rec] = list(smev.parse(path))
@@ -172,34 +120,3 @@ def test_smev_mtom_with_payload(tmp_path):
     p.write_bytes(body.encode("utf-8"))
     [rec] = list(smev.parse(p))
     assert (rec.values["surname"], rec.values["sex"], rec.values["death_date"]) == ("Орлова", "F", dt.date(2024, 12, 30))
-
-
-def test_referral_xlsx_with_excel_mangled_snils_and_dates(tmp_path):
-    import openpyxl
-
-    from etl.normalize import snils_checksum
-
-    body = "012345678"
-    snils = body + snils_checksum(body)
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["КодМО", "НомерНаправления", "ДатаНаправления", "СНИЛС", "Фамилия", "Имя", "Отчество",
-               "ДатаРождения", "СогласиеНаРазглашение", "ДиагнозМКБ"])
-    ws.append([360001, "X-1", dt.datetime(2024, 5, 6), int(snils), "Орлов", "Олег", "Олегович", dt.date(1944, 4, 4),
-               "да", "I63.9"])
-    ws.append([360001, "X-2", "07.05.2024", None, "Орлова", "Ольга", None, "bad", "нет", None])
-    p = tmp_path / "ref.xlsx"
-    wb.save(p)
-    a, b = list(health.parse(p))
-    assert a.values["snils"] == snils  # the leading zero Excel dropped is restored
-    assert (a.values["mo_code"], a.values["referral_date"], a.values["birth_date"]) == \
-        ("360001", dt.date(2024, 5, 6), dt.date(1944, 4, 4))
-    assert b.reason == "bad_date" and a.locator == "2" and b.locator == "3"
-
-
-def test_xlsx_that_is_not_a_workbook(tmp_path):
-    p = tmp_path / "fake.xlsx"
-    p.write_bytes(b"plain text")
-    with pytest.raises(FileRejected) as e:
-        list(health.parse(p))
-    assert e.value.reason == "bad_xlsx"

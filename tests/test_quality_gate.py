@@ -49,6 +49,9 @@ def test_clean_run_publishes_and_records_results(loaded):
      "staging", "no_dates_in_future", 2),
     ("UPDATE audit.load_batch SET n_staged = n_staged + 1 WHERE batch_id = (SELECT min(batch_id) FROM audit.load_batch)",
      "staging", "read_equals_staged_plus_quarantined", 1),
+    ("INSERT INTO raw.record (batch_id, locator, source, entity, file_name, content_hash, payload) "
+     "VALUES (424242, '1', 'health', 'health_referral', 'orphan.csv', 'x', '{}')",
+     "staging", "landed_rows_belong_to_a_loaded_batch", 1),
     ("DELETE FROM register.person_link WHERE stg_id IN (SELECT stg_id FROM register.person_link "
      "WHERE entity = 'health_referral' ORDER BY stg_id LIMIT 4) AND entity = 'health_referral'",
      "register", "every_record_linked_once", 4),

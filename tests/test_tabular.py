@@ -1,0 +1,190 @@
+"""Health tables (CSV/XLSX) landed set-based: values, reasons, both read paths, hostile files."""
+import datetime as dt
+
+import pytest
+
+from connectors import health
+from connectors.common import FileRejected
+from etl import db, load, normalize, tabular
+from tests.conftest import query
+
+HEADER = "КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;" \
+         "ДиагнозМКБ;СогласиеНаРазглашение"
+COLUMNS = ["locator", "mo_code", "referral_id", "referral_date", "channel", "snils", "snils_raw", "surname",
+           "first_name", "patronymic", "sex", "birth_date", "icd10", "consent", "diagnosis_withheld"]
+
+
+def write(tmp_path, name, text, encoding="cp1251"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return p
+
+
+def ingest(path):
+    [res] = load.ingest("health", [path])
+    return res
+
+
+def referrals():
+    rows = query(f"SELECT {', '.join(COLUMNS)} FROM staging.health_referral ORDER BY locator::int")
+    return [dict(zip(COLUMNS, r)) for r in rows]
+
+
+def quarantined():
+    return query("SELECT locator, reason_code, detail FROM quarantine.record ORDER BY locator::int")
+
+
+def test_referral_cp1251_semicolon(clean_db, tmp_path):
+    res = ingest(write(tmp_path, "r.csv", HEADER + "\r\n"
+                       "360001;A-1;02.01.2024;выписка из стационара;112-233-445 95;Семёнова;Анна;Ильинична;Ж;"
+                       "13.12.1950;I63.9;да\r\n"
+                       "360001;A-2;2024-01-03;прием врача;112-233-445 96; ПЕТРОВ ;Иван;Петрович;;01.05.1940;G30.9;"
+                       "нет\r\n"))
+    assert (res.status, res.read, res.staged, res.quarantined) == ("loaded", 2, 2, 0)
+    a, b = referrals()
+    assert (a["snils"], a["surname"], a["birth_date"], a["channel"], a["icd10"], a["sex"]) == \
+        ("11223344595", "Семёнова", dt.date(1950, 12, 13), "hospital_discharge", "I63.9", "F")
+    # invalid checksum: SNILS kept raw, not trusted; sex inferred from the patronymic; name trimmed
+    assert (b["snils"], b["snils_raw"], b["sex"], b["surname"]) == (None, "112-233-445 96", "M", "ПЕТРОВ")
+    # no consent to disclose medical secrecy: the diagnosis is not stored, and the record says so
+    assert b["icd10"] is None and b["diagnosis_withheld"] is True and a["diagnosis_withheld"] is False
+    assert (a["locator"], b["locator"]) == ("2", "3")
+    # raw keeps the cells as read, in file order; the header once per batch
+    raw = query("SELECT payload::text[] FROM raw.record ORDER BY locator")
+    assert raw[0][0][5] == "Семёнова" and raw[1][0][5] == " ПЕТРОВ "
+    assert query("SELECT header[6] FROM audit.load_batch") == [("Фамилия",)]
+
+
+def test_referral_utf8_bom_comma_and_column_order(clean_db, tmp_path):
+    text = "\ufeffФамилия,Имя,ДатаРождения,КодМО,НомерНаправления,ДатаНаправления\nИванов,Иван,1950-12-13,1,R9,01.02.2024\n"
+    ingest(write(tmp_path, "u.csv", text, "utf-8"))
+    [r] = referrals()
+    assert (r["surname"], r["referral_id"], r["referral_date"], r["channel"]) == \
+        ("Иванов", "R9", dt.date(2024, 2, 1), "other")
+
+
+def test_tab_delimited_with_extra_unknown_columns(clean_db, tmp_path):
+    text = "Фамилия\tИмя\tДатаРождения\tКодМО\tНомерНаправления\tДатаНаправления\tКомментарий\n" \
+           "Иванов\tИван\t13.12.1950\t1\tR1\t01.02.2024\tпозвонить\n"
+    res = ingest(write(tmp_path, "t.csv", text))
+    assert res.staged == 1
+    assert query("SELECT payload::text[] FROM raw.record")[0][0][-1] == "позвонить"  # kept in raw, not staged
+
+
+BAD_ROWS = (HEADER + "\r\n"
+            "360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;31.02.1950;;да\r\n"
+            "360001;A-2;02.01.2024;иное;;;Иван;;М;01.02.1950;;да\r\n"
+            "360001;A-3;02.01.2024\r\n"
+            "360001;A-4;02.01.2024;иное;;Иванов;Иван;;Х;01.02.1950;;да\r\n"
+            "360001;A-5;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;может быть\r\n"
+            "360001;A-6;02.01.2099;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+            "360001;A-7;02.01.2024;иное;;Иванов;Иван;;М;01.02.1850;;да\r\n"
+            "360001;;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+            "360001;A-9;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да;лишнее\r\n"
+            "\r\n"
+            "360001;A-10;02.01.2024;иное;;Сидоров;Иван;;М;01.02.1950;;да\r\n")
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["copy", "python"])
+def test_bad_rows_go_to_quarantine_with_reason_on_both_paths(clean_db, tmp_path, monkeypatch, direct):
+    if not direct:
+        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+    res = ingest(write(tmp_path, "bad.csv", BAD_ROWS))
+    assert [(loc, reason) for loc, reason, _ in quarantined()] == [
+        ("2", "bad_date"), ("3", "missing_identity"), ("4", "malformed_row"), ("5", "bad_sex"), ("6", "bad_bool"),
+        ("7", "date_in_future"), ("8", "implausible_birth_date"), ("9", "missing_required"),
+        ("10", "malformed_row")]
+    details = dict((loc, d) for loc, _, d in quarantined())
+    assert "31.02.1950" in details["2"] and details["4"] == "3 fields, header has 12"
+    assert [r["locator"] for r in referrals()] == ["12"]  # the blank line is not a record
+    assert (res.read, res.staged, res.quarantined) == (10, 1, 9)
+    # malformed rows keep every cell they had in raw
+    assert query("SELECT payload::text[] FROM raw.record WHERE locator = '10'")[0][0][-1] == "лишнее"
+
+
+def test_python_path_when_copy_refuses_the_file(clean_db, tmp_path):
+    # a NUL byte and a line that would end COPY's input ("\.") must neither fail the file nor cut it short
+    text = (HEADER + "\r\n360001;A-1;02.01.2024;иное;;Ива\x00нов;Иван;;М;01.02.1950;;да\r\n\\.\r\n"
+            "360001;A-2;02.01.2024;иное;;Петров;Пётр;;М;01.02.1950;;да\r\n")
+    res = ingest(write(tmp_path, "nul.csv", text))
+    assert [r["surname"] for r in referrals()] == ["Иванов", "Петров"]
+    assert [reason for _, reason, _ in quarantined()] == ["malformed_row"]  # the "\." line, kept
+    assert res.read == 3
+
+
+def test_same_rows_in_one_file_are_staged_once(clean_db, tmp_path):
+    row = "360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+    res = ingest(write(tmp_path, "d.csv", HEADER + "\r\n" + row + row))
+    assert (res.staged, res.quarantined) == (1, 1)
+    assert quarantined()[0][1:] == ("duplicate_record", f"same content as batch:locator {res.batch_id}:2")
+
+
+@pytest.mark.parametrize("text,encoding,reason", [
+    ("Фамилия;Имя\r\nИванов;Иван\r\n", "cp1251", "missing_columns"),
+    ("", "cp1251", "empty_file"),
+    ("КодМО НомерНаправления ДатаНаправления\r\n", "cp1251", "bad_delimiter"),
+    (HEADER + "\r\n", "utf-16", "bad_encoding"),
+])
+def test_file_level_rejections(clean_db, tmp_path, text, encoding, reason):
+    with pytest.raises(FileRejected) as e:
+        health.open_table(write(tmp_path, "x.csv", text, encoding))
+    assert e.value.reason == reason
+    res = ingest(tmp_path / "x.csv")
+    assert (res.status, res.reason) == ("rejected", reason)
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 0
+
+
+def test_encoding_error_after_the_sample_rejects_the_whole_file(clean_db, tmp_path):
+    row = "360001;A-{};02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+    body = (HEADER + "\r\n").encode("utf-8") + b"".join(row.format(i).encode("utf-8") for i in range(30000))
+    res = ingest(write(tmp_path, "mixed.csv", body + row.format("x").encode("cp1251")))
+    assert (res.status, res.reason) == ("rejected", "bad_encoding")
+    assert query("SELECT count(*) FROM staging.health_referral")[0][0] == 0
+
+
+def test_referral_xlsx_with_excel_mangled_snils_and_dates(clean_db, tmp_path):
+    import openpyxl
+
+    body = "012345678"
+    snils = body + normalize.snils_checksum(body)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["КодМО", "НомерНаправления", "ДатаНаправления", "СНИЛС", "Фамилия", "Имя", "Отчество",
+               "ДатаРождения", "СогласиеНаРазглашение", "ДиагнозМКБ"])
+    ws.append([360001, "X-1", dt.datetime(2024, 5, 6), int(snils), "Орлов", "Олег", "Олегович", dt.date(1944, 4, 4),
+               "да", "I63.9"])
+    ws.append([360001, "X-2", "07.05.2024", None, "Орлова", "Ольга", None, "bad", "нет", None])
+    p = tmp_path / "ref.xlsx"
+    wb.save(p)
+    res = ingest(p)
+    [a] = referrals()
+    assert a["snils"] == snils  # the leading zero Excel dropped is restored
+    assert (a["mo_code"], a["referral_date"], a["birth_date"], a["locator"]) == \
+        ("360001", dt.date(2024, 5, 6), dt.date(1944, 4, 4), "2")
+    assert [(loc, reason) for loc, reason, _ in quarantined()] == [("3", "bad_date")]
+    assert res.read == 2
+
+
+def test_xlsx_that_is_not_a_workbook(clean_db, tmp_path):
+    with pytest.raises(FileRejected) as e:
+        health.open_table(write(tmp_path, "fake.xlsx", b"plain text"))
+    assert e.value.reason == "bad_xlsx"
+
+
+SNILS_CASES = ["112-233-445 95", "11223344595", "112 233 445 95", "2345678901", "2345678901.0", "112-233-445 96",
+               "12345", "abc", "", "  ", "001-001-998 00", "0123456789", "123456789012", "112.233.445.95",
+               "№ 112-233-445 95", "1.0", "0000000000"]
+
+
+def test_sql_snils_rules_agree_with_normalize(pg_url):
+    # The set-based loader re-states normalize.normalize_snils in SQL: both must agree on awkward input.
+    exprs = tabular.snils_sql("t")
+    with db.transaction() as conn, conn.cursor() as cur:
+        for raw in SNILS_CASES + [normalize.format_snils(f"{n:09d}" + normalize.snils_checksum(f"{n:09d}"))
+                                  for n in range(1001990, 1002010)]:
+            text = raw.strip() or None
+            cur.execute(f"SELECT d, CASE WHEN {tabular.snils_valid_sql('d', 's')} THEN d END FROM ("
+                        f"  SELECT d, CASE WHEN d ~ '^\\d{{11}}$' THEN {tabular.snils_sum_sql('d')} END AS s"
+                        f"  FROM (SELECT {exprs} AS d FROM (SELECT %s::text AS t) x) y) z", (text,))
+            _digits, snils = cur.fetchone()
+            assert snils == normalize.normalize_snils(raw)[0], raw
