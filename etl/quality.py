@@ -252,8 +252,13 @@ def ensure_project(ctx=None, rewrite: bool = False):
             batch_def = asset.add_batch_definition_whole_table("whole_table")
         gx_suite = _get(ctx.suites, suite.name)
         if gx_suite is None or rewrite:
+            expectations = [_expectation(c) for c in suite.checks]
+            # keep the ids of unchanged checks, so a rewrite shows only real changes in the versioned files
+            known = {e.description: e.id for e in gx_suite.expectations} if gx_suite is not None else {}
+            for e in expectations:
+                e.id = known.get(e.description, e.id)
             gx_suite = ctx.suites.add_or_update(gx.ExpectationSuite(
-                name=suite.name, expectations=[_expectation(c) for c in suite.checks],
+                name=suite.name, expectations=expectations, id=gx_suite.id if gx_suite is not None else None,
                 meta={"schema": suite.schema, "table": suite.table}))
         vd = _get(ctx.validation_definitions, suite.name)
         if vd is None or rewrite:
