@@ -101,16 +101,8 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
         try:
             if source == "health" and path.suffix.lower() in health.TABULAR_SUFFIXES:
                 _land_table(cur, source, path, batch_id, result)
-                chunk_source = ()
             else:
-                chunk_source = CONNECTORS[source].parse(path)
-            chunk: list[SourceRecord] = []
-            for rec in chunk_source:
-                chunk.append(rec)
-                if len(chunk) >= CHUNK:
-                    _land(cur, source, path.name, batch_id, chunk, result)
-                    chunk = []
-            _land(cur, source, path.name, batch_id, chunk, result)
+                _land_records(cur, source, path, batch_id, result)
         except FileRejected as e:
             conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
@@ -120,6 +112,17 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
     log.info("loaded %s: read %d, staged %d, quarantined %d", path.name, result.read, result.staged,
              result.quarantined)
     return result
+
+
+def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
+    """Record-at-a-time sources (XML, bundles), landed a chunk at a time."""
+    chunk: list[SourceRecord] = []
+    for rec in CONNECTORS[source].parse(path):
+        chunk.append(rec)
+        if len(chunk) >= CHUNK:
+            _land(cur, source, path.name, batch_id, chunk, result)
+            chunk = []
+    _land(cur, source, path.name, batch_id, chunk, result)
 
 
 def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:

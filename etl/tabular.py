@@ -27,6 +27,7 @@ from psycopg2 import sql
 from connectors import health
 from connectors.common import CASTS
 from etl import normalize
+from etl.db import copy_rows
 
 log = logging.getLogger(__name__)
 
@@ -65,31 +66,42 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
 _END_MARKER = re.compile(rb"(?:^|\n)\\\.\r?(?:\n|$)")  # "\." alone on a line ends COPY's input
 
 
+class _EndMarker(Exception):
+    """The file holds a line COPY would take for the end of its input."""
+
+
+class _GuardedFile:
+    """The file for COPY, refusing a line "\\." as it streams (one read of the file, not a scan first)."""
+
+    def __init__(self, f):
+        self._f, self._tail = f, b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._f.read(size)
+        if _END_MARKER.search(self._tail + chunk):
+            raise _EndMarker()
+        self._tail = chunk[-4:]
+        return chunk
+
+
 def _copy_direct(cur, direct: dict, cells: list[str]) -> bool:
     """COPY the file as it is; False (and nothing copied) when PostgreSQL refuses it."""
-    path: Path = direct["path"]
-    with open(path, "rb") as f:
-        tail = b""
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            if _END_MARKER.search(tail + chunk):
-                return False
-            tail = chunk[-4:]
     cur.execute("SAVEPOINT direct_copy")
     try:
-        with open(path, "rb") as f:
+        with open(direct["path"], "rb") as f:
             f.seek(direct["skip"])
             cur.copy_expert(sql.SQL("COPY land ({}) FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER {},"
                                     " ENCODING {})").format(sql.SQL(", ").join(map(sql.Identifier, cells)),
                                                             sql.Literal(direct["delimiter"]),
                                                             sql.Literal(PG_ENCODING[direct["encoding"]]))
-                            .as_string(cur), f, size=1 << 20)
-    except psycopg2.Error:
+                            .as_string(cur), _GuardedFile(f), size=1 << 20)
+    except (psycopg2.Error, _EndMarker):
         cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
         return False
     cur.execute("RELEASE SAVEPOINT direct_copy")
     # Rows with every cell blank are not records (the Python reader skips them too).
-    cur.execute(f"DELETE FROM land WHERE {' AND '.join(f'btrim(coalesce({c}, %s), {WS}) = %s' for c in cells)}",
-                ["", ""] * len(cells))
+    blank = [f"coalesce(btrim({c}, {WS}), '') = ''" for c in cells]
+    cur.execute(f"DELETE FROM land WHERE {' AND '.join(blank)}")
     return True
 
 
@@ -141,8 +153,6 @@ class _Reader:
             raise
         return ""
 
-    readline = read
-
 
 def _pg_array(values: list[str]) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
@@ -188,8 +198,6 @@ def _cast_distinct_values(cur, table: health.Table) -> None:
     for kind, cols in _cast_kinds(table).items():
         cur.execute(f"SELECT DISTINCT v FROM land, unnest(ARRAY[{', '.join(cols)}]) AS v WHERE v IS NOT NULL")
         rows.extend((kind, v, *_cast_one(kind, v)) for (v,) in cur.fetchall())
-    from etl.db import copy_rows
-
     copy_rows(cur, "castmap", ["kind", "v", "out", "err"], rows)
     cur.execute("ANALYZE castmap")
 
