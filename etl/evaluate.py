@@ -6,7 +6,7 @@ whose records form exactly one register person.
 from __future__ import annotations
 
 import csv
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from etl import db
@@ -34,6 +34,12 @@ def evaluate(truth_path: Path) -> dict:
                         f"ON l.entity = %s AND l.stg_id = s.stg_id", (entity,))
             for natural_id, person in cur.fetchall():
                 predicted[(entity, natural_id)] = person
+    return {**partition_metrics(truth, predicted), "records_in_truth": len(truth)}
+
+
+def partition_metrics(truth: dict, predicted: dict) -> dict:
+    """Pairwise precision / recall / F1 of a predicted partition against the true one, over the records
+    both know, and the share of true persons recovered exactly (all their records, nothing else)."""
     keys = [k for k in predicted if k in truth]
     cells = Counter((truth[k], predicted[k]) for k in keys)
     tp = sum(pairs(n) for n in cells.values())
@@ -42,17 +48,19 @@ def evaluate(truth_path: Path) -> dict:
     precision = tp / pred_pairs if pred_pairs else 1.0
     recall = tp / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    by_true, by_pred = defaultdict(set), defaultdict(set)
+    true_size = Counter(truth[k] for k in keys)
+    pred_size = Counter(predicted[k] for k in keys)
+    # a true person is recovered exactly when its records form one predicted cluster holding nothing else
+    cluster_of: dict = {}
+    split: set = set()
     for k in keys:
-        by_true[truth[k]].add(k)
-        by_pred[predicted[k]].add(k)
-    exact = sum(1 for recs in by_true.values() if by_pred[predicted[next(iter(recs))]] == recs)
-    multi = [recs for recs in by_true.values() if len(recs) > 1]
-    exact_multi = sum(1 for recs in multi if by_pred[predicted[next(iter(recs))]] == recs)
+        if cluster_of.setdefault(truth[k], predicted[k]) != predicted[k]:
+            split.add(truth[k])
+    exact = {t for t, c in cluster_of.items() if t not in split and pred_size[c] == true_size[t]}
+    multi = [t for t, n in true_size.items() if n > 1]
     return {
-        "records_evaluated": len(keys), "records_in_truth": len(truth),
-        "true_persons": len(by_true), "register_persons": len(by_pred),
+        "records_evaluated": len(keys), "true_persons": len(true_size), "register_persons": len(pred_size),
         "precision": precision, "recall": recall, "f1": f1,
-        "persons_recovered_exactly": exact / len(by_true) if by_true else 1.0,
-        "multi_record_persons_recovered_exactly": exact_multi / len(multi) if multi else 1.0,
+        "persons_recovered_exactly": len(exact) / len(true_size) if true_size else 1.0,
+        "multi_record_persons_recovered_exactly": sum(t in exact for t in multi) / len(multi) if multi else 1.0,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from dataclasses import dataclass
 
 _NON_DIGIT = re.compile(r"\D")
 
@@ -62,13 +63,19 @@ def format_snils(snils: str) -> str:
     return f"{snils[0:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:11]}"
 
 
-_LATIN_TO_CYR = str.maketrans({
-    "a": "а", "b": "б", "c": "с", "d": "д", "e": "е", "f": "ф", "g": "г", "h": "х", "i": "и",
-    "j": "й", "k": "к", "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "r": "р", "s": "с",
-    "t": "т", "u": "у", "v": "в", "w": "в", "x": "х", "y": "ы", "z": "з",
-})
+# Latin letters typed inside a Cyrillic word by mistake: mapped by shape, before case folding
+# (upper-case B is В, lower-case b is not a letter anyone confuses).
+_LOOKALIKE = str.maketrans("ABCEHKMOPTXYaceopxyk", "АВСЕНКМОРТХУасеорху" + "к")
+# A name written wholly in Latin letters (passport transliteration, foreign systems): phonetic.
+_TRANSLIT_MULTI = [("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"),
+                   ("ts", "ц"), ("tz", "ц"), ("yu", "ю"), ("iu", "ю"), ("ya", "я"), ("ia", "я"),
+                   ("yo", "е"), ("ye", "е"), ("iy", "ий"), ("yy", "ый"), ("ay", "ай"), ("oy", "ой"),
+                   ("ey", "ей"), ("uy", "уй")]
+_TRANSLIT_ONE = str.maketrans({**dict(zip("abvgdezijklmnoprstufhcywq", "абвгдезийклмнопрстуфхцывк")), "x": "кс"})
 _SPACES = re.compile(r"\s+")
 _NAME_JUNK = re.compile(r"[^а-я\- ]")
+_HAS_CYR = re.compile(r"[А-Яа-яЁё]")
+_HAS_LAT = re.compile(r"[A-Za-z]")
 
 
 def clean_name(value: str | None) -> str | None:
@@ -79,18 +86,40 @@ def clean_name(value: str | None) -> str | None:
     return text or None
 
 
+def transliterate(text: str) -> str:
+    """Latin spelling of a Russian name back to Cyrillic (Ivanov → иванов, Zhukova → жукова)."""
+    text = text.lower()
+    if text.startswith("e"):  # Elena, Evgeniy: initial e is е, not э
+        text = "е" + text[1:]
+    for lat, cyr in _TRANSLIT_MULTI:
+        text = text.replace(lat, cyr)
+    return text.translate(_TRANSLIT_ONE)
+
+
+@functools.lru_cache(maxsize=1 << 18)  # names repeat: a region has a few thousand distinct ones
 def name_key(value: str | None) -> str:
-    """A name part folded for comparison: lower case, ё→е, Latin look-alikes to Cyrillic."""
+    """A name part folded for comparison: lower case, ё→е, Latin look-alikes or transliteration to
+    Cyrillic, hyphens tidied; an initial ("И." or "и") becomes its single letter."""
     if not value:
         return ""
-    text = value.lower().replace("ё", "е").translate(_LATIN_TO_CYR)
-    text = _NAME_JUNK.sub("", text)
-    text = re.sub(r"\s*-\s*", "-", text)
+    text = str(value)
+    if _HAS_LAT.search(text):
+        text = text.translate(_LOOKALIKE) if _HAS_CYR.search(text) else transliterate(text)
+    # soft and hard signs dropped: transliteration loses them (Olga, Natalya), so keys must too
+    text = text.lower().replace("ё", "е").replace("ь", "").replace("ъ", "")
+    text = _NAME_JUNK.sub("", text.replace(".", " "))
+    text = re.sub(r"\s*-\s*", "-", text).strip("- ")
     return _SPACES.sub(" ", text).strip()
+
+
+def is_initial(key: str | None) -> bool:
+    return bool(key) and len(key) == 1
 
 
 def sex_from_patronymic(patronymic: str | None) -> str | None:
     key = name_key(patronymic)
+    if len(key) < 4:  # an initial or a fragment says nothing
+        return None
     if key.endswith(("ович", "евич", "ич", "оглы", "улы")):
         return "M"
     if key.endswith(("овна", "евна", "ична", "инична", "кызы", "гызы")):
@@ -140,3 +169,72 @@ def _parse_date_text(text: str) -> dt.date | None:
         except ValueError:
             continue
     raise ValueError(f"unrecognised date {text!r}")
+
+
+_PARTIAL = [  # birth dates known only in part: (pattern, groups → (year, month))
+    (re.compile(r"(?:00\.){0,2}(\d{4})"), lambda m: (int(m[1]), None)),
+    (re.compile(r"(?:00\.)?(\d{1,2})\.(\d{4})"), lambda m: (int(m[2]), int(m[1]))),
+    (re.compile(r"(\d{4})(?:-00){1,2}"), lambda m: (int(m[1]), None)),
+    (re.compile(r"(\d{4})-(\d{1,2})(?:-00)?"), lambda m: (int(m[1]), int(m[2]))),
+]
+
+
+@dataclass(frozen=True)
+class BirthDate:
+    """A birth date as far as it is known. `precision` is day, month or year; a first of January
+    is flagged as a likely placeholder (registries write 01.01.YYYY when only the year is known)."""
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    @property
+    def precision(self) -> str:
+        return "day" if self.day else ("month" if self.month else "year")
+
+    @property
+    def placeholder(self) -> bool:
+        return self.day == 1 and self.month == 1
+
+    @property
+    def date(self) -> dt.date | None:
+        return dt.date(self.year, self.month, self.day) if self.day else None
+
+    def iso(self) -> str:
+        return "-".join([f"{self.year:04d}"] + [f"{x:02d}" for x in (self.month, self.day) if x])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def parse_birth_date(value: str | None) -> BirthDate | None:
+    """Full dates as `parse_date`, plus partial forms: 1948, 00.00.1948, 03.1948, 1948-03, 1948-00-00."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    for pattern, parts in _PARTIAL:
+        if m := pattern.fullmatch(text):
+            year, month = parts(m)
+            if not 1 <= (month or 1) <= 12:
+                raise ValueError(f"impossible month in {text!r}")
+            return BirthDate(year, month or None)
+    d = parse_date(text)
+    return BirthDate(d.year, d.month, d.day) if d else None
+
+
+# Address words folded to one spelling; applied token by token (the same map drives the SQL twin
+# of this function in etl/linkage/features.py, so both sides of a comparison agree).
+ADDRESS_ABBREVIATIONS = {
+    "город": "г", "гор": "г", "улица": "ул", "дом": "д", "квартира": "кв", "проспект": "пр", "просп": "пр",
+    "пр-т": "пр", "переулок": "пер", "корпус": "к", "корп": "к", "строение": "стр", "область": "обл",
+    "район": "р-н", "поселок": "п", "пос": "п", "пгт": "п", "село": "с", "деревня": "дер", 
+    "шоссе": "ш", "бульвар": "б-р", "бул": "б-р", "площадь": "пл", "микрорайон": "мкр",
+}
+_ADDR_SPLIT = re.compile(r"[^а-я0-9\-]+")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def address_key(value: str | None) -> str:
+    """An address folded for comparison: ё→е, abbreviations (г./ул./д./кв. …) in one spelling,
+    punctuation dropped: "г. Тула, улица Ленина, дом 5, кв.3" → "г тула ул ленина д 5 кв 3"."""
+    if not value:
+        return ""
+    tokens = _ADDR_SPLIT.split(str(value).lower().replace("ё", "е"))
+    return " ".join(ADDRESS_ABBREVIATIONS.get(t, t) for t in tokens if t)

@@ -49,3 +49,35 @@ def test_parse_date_forms():
     assert n.parse_date("") is None
     with pytest.raises(ValueError):
         n.parse_date("31.02.1950")
+
+
+@pytest.mark.parametrize("latin, cyrillic", [
+    ("Ivanov", "Иванов"), ("ZHUKOVA", "Жукова"), ("Shcherbakov", "Щербаков"), ("Yuriy", "Юрий"),
+    ("Olga", "Ольга"), ("Natalya", "Наталья"), ("Elena", "Елена"), ("Mikhaylovich", "Михайлович"),
+])
+def test_name_key_transliterates_latin_names(latin, cyrillic):
+    assert n.name_key(latin) == n.name_key(cyrillic)
+
+
+def test_name_key_initials_and_lookalikes_kept_apart():
+    assert n.name_key("И.") == "и" and n.is_initial(n.name_key("И."))
+    assert not n.is_initial(n.name_key("Иван"))
+    assert n.name_key("BАСИЛЬЕВ") == n.name_key("Васильев")  # Latin B inside a Cyrillic word is В
+    assert n.sex_from_patronymic("И.") is None
+
+
+def test_parse_birth_date_partial_and_placeholder():
+    assert n.parse_birth_date("1948").precision == "year"
+    assert n.parse_birth_date("00.00.1948") == n.BirthDate(1948)
+    assert n.parse_birth_date("03.1948") == n.BirthDate(1948, 3)
+    assert n.parse_birth_date("1948-00-00") == n.BirthDate(1948)
+    full = n.parse_birth_date("01.01.1948")
+    assert full.precision == "day" and full.placeholder and full.date == dt.date(1948, 1, 1)
+    assert not n.parse_birth_date("13.12.1950").placeholder
+    with pytest.raises(ValueError):
+        n.parse_birth_date("13.1948")
+
+
+def test_address_key_folds_abbreviations():
+    assert n.address_key("г. Тула, улица Ленина, дом 5, кв.3") == n.address_key("г Тула ул. Ленина д.5 квартира 3")
+    assert n.address_key("г. Тула, ул. Ленина, д. 5") != n.address_key("г. Тула, ул. Ленина, д. 6")

@@ -1,0 +1,96 @@
+"""Benchmark: person deduplication (`ltcreg dedup`) against Splink configured as its documentation
+suggests, on the project's generator.
+
+    python bench/dedup.py --records 100000 [--records 1000000] [--no-baseline] [--keep DIR]
+
+For each size: generates records (not timed), runs the dedup in a child process (wall time and peak
+RSS of that process alone), evaluates against the truth, then the Splink baseline the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from etl.evaluate import partition_metrics  # noqa: E402
+from etl.generate_people import generate_people  # noqa: E402
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+t = time.perf_counter()
+from {module} import {func}
+res = {func}({args})
+wall = time.perf_counter() - t
+info = res if isinstance(res, dict) else {{"timings": res.timings, "counts": res.counts}}
+print(json.dumps({{"wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **info}}))
+"""
+
+
+def run_child(module: str, func: str, args: str) -> dict:
+    code = CHILD.format(root=str(ROOT), module=module, func=func, args=args)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def quality(folder: Path, output: Path) -> dict:
+    truth = {r["record_id"]: r["person_key"] for r in csv.DictReader(open(folder / "truth.csv", encoding="utf-8"))}
+    pred = {r["record_id"]: r["register_id"] for r in csv.DictReader(open(output, encoding="utf-8"))}
+    m = partition_metrics(truth, pred)
+    records_of = defaultdict(list)
+    for rec, person in truth.items():
+        records_of[person].append(rec)
+    merged, total = Counter(), Counter()
+    for row in csv.DictReader(open(folder / "hard_pairs.csv", encoding="utf-8")):
+        a = {pred[r] for r in records_of[row["person_a"]]}
+        b = {pred[r] for r in records_of[row["person_b"]]}
+        total[row["kind"]] += 1
+        merged[row["kind"]] += bool(a & b)
+    for kind in sorted(total):
+        m[f"{kind}_merged"] = merged[kind] / total[kind]
+        m[f"{kind}_pairs"] = total[kind]
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, action="append")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--keep", help="keep generated data and outputs in this folder")
+    a = ap.parse_args()
+    for n in a.records or [100_000]:
+        base = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="ltc-dedup-"))
+        folder = base / f"people-{n}"
+        t = time.perf_counter()
+        if not (folder / "records.csv").exists():
+            print(f"generating {n} records ...", generate_people(folder, records=n, seed=a.seed),
+                  f"{time.perf_counter() - t:.1f} s", flush=True)
+        runs = [("ltcreg dedup", "etl.linkage.dedup", "dedup_csv", "ours.csv")]
+        if not a.no_baseline:
+            runs.append(("splink baseline", "etl.linkage.baseline", "run_baseline", "splink.csv"))
+        for label, module, func, out_name in runs:
+            out = folder / out_name
+            info = run_child(module, func, f"__import__('pathlib').Path({str(folder / 'records.csv')!r}), "
+                                            f"__import__('pathlib').Path({str(out)!r})")
+            q = quality(folder, out)
+            print(f"\n== {label}: {n} records ==")
+            print(f"wall {info['wall']:.1f} s, peak RSS {info['rss_mb']:.0f} MB, timings {info.get('timings')}")
+            print(f"counts {info.get('counts')}")
+            for k, v in q.items():
+                print(f"  {k:40} {v:.4f}" if isinstance(v, float) else f"  {k:40} {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Clustering of scored pairs into persons, with guards against over-linking.
+
+Connected components over every pair above a threshold chain people together through weak links
+(A–B strong, B–C weak, so A and C merge although they disagree). Here pairs are taken strongest
+first and two clusters merge only when every pair of distinct values across them is compatible:
+at most one valid SNILS, first names alike, birth dates within one keying error, one sex. Clusters
+that share a valid SNILS may merge over one conflicting attribute, not two. Manual decisions come
+first: a "match" joins two records whatever the guards say, a "no match" keeps them apart for good.
+Persons that already exist (incremental runs) are never merged automatically; such a proposal goes
+to review.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+
+@dataclass
+class Profile:
+    snils: set = field(default_factory=set)
+    first: set = field(default_factory=set)   # full first-name keys (initials say little)
+    dob: set = field(default_factory=set)     # exact birth dates (not year-only, not 01.01 placeholders)
+    year: set = field(default_factory=set)
+    sex: set = field(default_factory=set)
+    fixed: int | None = None                  # the register person this cluster already is
+
+    def absorb(self, other: "Profile") -> None:
+        self.snils |= other.snils
+        self.first |= other.first
+        self.dob |= other.dob
+        self.year |= other.year
+        self.sex |= other.sex
+        self.fixed = self.fixed if self.fixed is not None else other.fixed
+
+
+@dataclass
+class Decision:
+    l: int
+    r: int
+    weight: float
+    outcome: str  # link, review, or refused:<reason>
+
+
+def _swap(iso: str) -> str:
+    return f"{iso[:4]}-{iso[8:10]}-{iso[5:7]}"
+
+
+class Clusterer:
+    def __init__(self, records: list[tuple], guards: dict):
+        """records[rid] = (snils, first_key, dob_iso, dob_year, dob_imprecise, sex, fixed)."""
+        self.records = records
+        self.guards = guards
+        self.parent = list(range(len(records)))
+        self.size = [1] * len(records)
+        self.profiles: dict[int, Profile] = {}
+        self.members: dict[int, list[int]] | None = None
+        self.cannot: dict[int, set[int]] = {}
+        self.decisions: list[Decision] = []
+        self._jw = JaroWinkler.normalized_similarity
+        self._dl = DamerauLevenshtein.distance
+
+    # ---- union-find --------------------------------------------------------------------------
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def profile(self, root: int) -> Profile:
+        p = self.profiles.get(root)
+        if p is None:
+            snils, first, dob, year, imprecise, sex, fixed = self.records[root]
+            p = Profile(fixed=fixed)
+            if snils:
+                p.snils.add(snils)
+            if first and len(first) > 1:
+                p.first.add(first)
+            if dob and not imprecise:
+                p.dob.add(dob)
+            if year:
+                p.year.add(year)
+            if sex:
+                p.sex.add(sex)
+            self.profiles[root] = p
+        return p
+
+    def _union(self, a: int, b: int) -> int:
+        if self.size[a] < self.size[b]:
+            a, b = b, a
+        pa, pb = self.profile(a), self.profile(b)
+        self.parent[b] = a
+        self.size[a] += self.size[b]
+        pa.absorb(pb)
+        del self.profiles[b]
+        if self.members is not None:
+            self.members.setdefault(a, [a]).extend(self.members.pop(b, [b]))
+        return a
+
+    # ---- guards ------------------------------------------------------------------------------
+    def conflicts(self, pa: Profile, pb: Profile) -> list[str]:
+        g = self.guards
+        out = []
+        if pa.first and pb.first and pa.first != pb.first:
+            thr, edits = g["first_name_min_similarity"], g["first_name_max_edits"]
+            if any(x != y and self._jw(x, y) < thr and self._dl(x, y) > edits for x in pa.first for y in pb.first):
+                out.append("first_name")
+        if pa.dob and pb.dob and pa.dob != pb.dob:
+            edits = g["birth_date_max_edits"]
+            if any(x != y and _swap(x) != y and self._dl(x, y) > edits for x in pa.dob for y in pb.dob):
+                out.append("birth_date")
+        elif pa.year and pb.year and pa.year != pb.year:
+            if any(x != y and self._dl(str(x), str(y)) > 1 for x in pa.year for y in pb.year):
+                out.append("birth_date")
+        if g.get("sex") and pa.sex and pb.sex and pa.sex != pb.sex:
+            out.append("sex")
+        return out
+
+    def _refusal(self, a: int, b: int) -> str | None:
+        pa, pb = self.profile(a), self.profile(b)
+        if self.guards.get("one_valid_snils") and len(pa.snils | pb.snils) > 1:
+            return "two_snils"
+        if self.cannot and self._cannot_link(a, b):
+            return "manual_no_match"
+        if pa.fixed is not None and pb.fixed is not None and pa.fixed != pb.fixed:
+            return "existing_persons"
+        found = self.conflicts(pa, pb)
+        shared_snils = bool(pa.snils) and pa.snils == pb.snils
+        if not found or (shared_snils and len(found) <= 1):
+            return None
+        return ("snils_conflict:" if shared_snils else "conflict:") + "+".join(found)
+
+    def _cannot_link(self, a: int, b: int) -> bool:
+        small, other = (a, b) if self.size[a] <= self.size[b] else (b, a)
+        for x in self.members.get(small, [small]):
+            for y in self.cannot.get(x, ()):
+                if self.find(y) == other:
+                    return True
+        return False
+
+    # ---- the run -----------------------------------------------------------------------------
+    def seed(self, groups: list[list[int]]) -> None:
+        """Records known to be one person already (existing register persons): joined unconditionally."""
+        for group in groups:
+            root = self.find(group[0])
+            for x in group[1:]:
+                y = self.find(x)
+                if y != root:
+                    root = self._union(root, y)
+
+    def apply_manual(self, matches: list[tuple[int, int]], non_matches: list[tuple[int, int]]) -> None:
+        if non_matches:
+            self.members = {}
+            for x in range(len(self.parent)):
+                r = self.find(x)
+                if r != x:
+                    self.members.setdefault(r, [r]).append(x)
+            for x, y in non_matches:
+                self.cannot.setdefault(x, set()).add(y)
+                self.cannot.setdefault(y, set()).add(x)
+        for x, y in matches:
+            a, b = self.find(x), self.find(y)
+            if a != b:
+                self._union(a, b)
+
+    def run(self, edges, link_weight: float, review_weight: float) -> None:
+        """edges: (l, r, weight) sorted by weight descending, then l, r (a deterministic order)."""
+        weak = []
+        for l, r, w in edges:
+            if w < review_weight:
+                break
+            if w < link_weight:
+                weak.append((l, r, w))
+                continue
+            a, b = self.find(l), self.find(r)
+            if a == b:
+                continue
+            reason = self._refusal(a, b)
+            if reason is None:
+                self._union(a, b)
+                self.decisions.append(Decision(l, r, w, "link"))
+            elif reason.startswith("snils_conflict") or reason == "existing_persons":
+                self.decisions.append(Decision(l, r, w, f"review:{reason}"))
+            else:
+                self.decisions.append(Decision(l, r, w, f"refused:{reason}"))
+        for l, r, w in weak:  # the uncertain band: a person should look, unless the pair is joined anyway
+            if self.find(l) != self.find(r):
+                self.decisions.append(Decision(l, r, w, "review:uncertain"))
+
+    def labels(self) -> list[int]:
+        return [self.find(x) for x in range(len(self.parent))]

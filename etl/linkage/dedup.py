@@ -1,0 +1,152 @@
+"""Linkage of a table of person records into persons: the engine behind `ltcreg dedup` and the
+register. The input is a DuckDB relation `linkage_input` (see features); the result is a label per
+record, the decisions taken on pairs and the model used.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from etl.linkage import features, pairs, train
+from etl.linkage.cluster import Clusterer, Decision
+from etl.linkage.model import Model, explain, load_settings, weight_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    labels: list[int]                      # cluster root per rid
+    decisions: list[Decision]
+    model: Model
+    settings: dict
+    timings: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def link(con, settings: dict | None = None, model: Model | None = None, incremental: bool = False,
+         manual: tuple[list, list] = ([], []), train_seed: int = 1) -> Result:
+    """Link the records of `linkage_input`. Without a model, one is trained on the input itself."""
+    settings = settings or load_settings()
+    t = time.perf_counter()
+    timings = {}
+
+    def lap(name):
+        nonlocal t
+        now = time.perf_counter()
+        timings[name] = round(now - t, 2)
+        t = now
+
+    n = features.build(con)
+    lap("features")
+    if model is None:
+        model = train.train(con, settings, seed=train_seed)
+        lap("train")
+    n_pairs = pairs.score(con, settings, model, incremental=incremental)
+    lap("score")
+    th = settings["thresholds"]
+    link_w, review_w = weight_of(th["link_probability"]), weight_of(th["review_probability"])
+    records = con.execute(
+        "SELECT snils, fn, dob, dob_year, dob_imprecise, sex, fixed FROM rec ORDER BY rid").fetchall()
+    edges = con.execute(f"SELECT l, r, w FROM pairs WHERE w >= {review_w!r} ORDER BY w DESC, l, r").fetchnumpy()
+    lap("fetch")
+    c = Clusterer(records, settings["guards"])
+    fixed = con.execute("SELECT list(rid ORDER BY rid) FROM rec WHERE fixed IS NOT NULL GROUP BY fixed"
+                        " HAVING count(*) > 1 ORDER BY min(rid)").fetchall()
+    c.seed([g[0] for g in fixed])
+    c.apply_manual(*manual)
+    c.run(zip(edges["l"].tolist(), edges["r"].tolist(), edges["w"].tolist()), link_w, review_w)
+    labels = c.labels()
+    lap("cluster")
+    counts = {"records": n, "candidate_pairs": n_pairs, "links": sum(d.outcome == "link" for d in c.decisions),
+              "review": sum(d.outcome.startswith("review") for d in c.decisions),
+              "refused": sum(d.outcome.startswith("refused") for d in c.decisions),
+              "clusters": len(set(labels))}
+    return Result(labels, c.decisions, model, settings, timings, counts)
+
+
+def decisions_table(result: Result) -> pa.Table:
+    d = result.decisions
+    return pa.table({"l": pa.array([x.l for x in d], pa.int64()), "r": pa.array([x.r for x in d], pa.int64()),
+                     "outcome": [x.outcome for x in d]})
+
+
+def explanations(con, result: Result, outcomes: tuple[str, ...] = ("link", "review")):
+    """Yield (l, r, weight, outcome, contributions) for the decided pairs with the given outcomes."""
+    con.register("decided", decisions_table(result))
+    names = [c["name"] for c in result.settings["comparisons"]]
+    rows = con.execute(f"""SELECT d.l, d.r, p.w, d.outcome, {', '.join(f'p.g_{n}' for n in names)}
+        FROM decided d JOIN pairs p ON p.l = d.l AND p.r = d.r ORDER BY d.l, d.r""").fetchall()
+    con.unregister("decided")
+    for l, r, w, outcome, *g in rows:
+        if outcome.split(":")[0] in outcomes:
+            yield l, r, w, outcome, explain(result.settings, result.model, dict(zip(names, g)))
+
+
+def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = None, explain_path: Path | None = None,
+              save_model: Path | None = None, threads: int | None = None) -> Result:
+    """`ltcreg dedup`: a CSV of person records in, `record_id, register_id` out."""
+    con = connect(threads)
+    t0 = time.perf_counter()
+    con.execute("CREATE TABLE raw AS SELECT * FROM read_csv(?, header = true, all_varchar = true, "
+                "encoding = 'utf-8', strict_mode = true)", [str(input_path)])
+    cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    if "record_id" not in cols:
+        raise ValueError(f"{input_path}: no record_id column (found: {', '.join(cols)})")
+    bad = con.execute("SELECT count(*) FILTER (WHERE nullif(trim(record_id), '') IS NULL), "
+                      "count(*) - count(DISTINCT record_id) FROM raw").fetchone()
+    if bad[0] or bad[1]:
+        raise ValueError(f"{input_path}: record_id must be present and unique ({bad[0]} empty, {bad[1]} repeated)")
+    select = ", ".join(f"nullif(trim({c}), '') AS {c}" if c in cols else f"NULL::VARCHAR AS {c}"
+                       for c in features.INPUT_COLUMNS)
+    con.execute(f"CREATE VIEW linkage_input AS SELECT {select}, rowid AS ord FROM raw")
+    load_s = round(time.perf_counter() - t0, 2)
+    result = link(con, model=Model.load(model_path) if model_path else None)
+    result.timings = {"read": load_s, **result.timings}
+    t = time.perf_counter()
+    # Register ids numbered by each person's first record in the input: the same input, the same ids.
+    first: dict[int, int] = {}
+    for rid, root in enumerate(result.labels):
+        first.setdefault(root, len(first) + 1)
+    con.register("labels", pa.table({"rid": pa.array(range(len(result.labels)), pa.int64()),
+                                     "register_id": [f"P{first[root]:08d}" for root in result.labels]}))
+    con.execute(f"COPY (SELECT r.record_id, l.register_id FROM rec r JOIN labels l USING (rid) ORDER BY rid) "
+                f"TO '{_sql_path(output_path)}' (HEADER, DELIMITER ',')")
+    if explain_path:
+        _write_explanations(con, result, explain_path)
+    if save_model:
+        result.model.save(save_model)
+    result.timings["write"] = round(time.perf_counter() - t, 2)
+    return result
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _write_explanations(con, result: Result, path: Path) -> None:
+    import csv
+
+    ids = dict(con.execute("SELECT rid, record_id FROM rec").fetchall())
+    names = [c["name"] for c in result.settings["comparisons"]]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["record_id_l", "record_id_r", "match_weight", "outcome"]
+                   + [x for n in names for x in (f"{n}_level", f"{n}_weight")])
+        for l, r, weight, outcome, contrib in explanations(con, result, ("link", "review", "refused")):
+            w.writerow([ids[l], ids[r], round(weight, 3), outcome] + [x for n in names for x in contrib[n]])

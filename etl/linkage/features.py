@@ -1,0 +1,123 @@
+"""Comparison features of person records, built inside DuckDB.
+
+Input: a DuckDB relation `linkage_input` of text columns (INPUT_COLUMNS, any may be NULL or empty),
+`ord` (a total order: record ids `rid` follow it, so results do not depend on scan order) and
+optionally `fixed` (the register person a record already belongs to) and `is_new`. Output: table
+`rec`, one row per input row, with the folded keys the comparisons and blocking rules read.
+
+Names and birth dates repeat a lot, so their distinct values are folded by the Python rules of
+etl.normalize (one call per distinct value); SNILS and addresses are nearly unique per person, so
+they are folded in SQL, by the same rules.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from etl import normalize
+
+INPUT_COLUMNS = ["record_id", "source", "snils", "surname", "first_name", "patronymic", "sex", "birth_date",
+                 "address", "municipality"]
+
+# DuckDB's string distances count bytes, and a Cyrillic letter is two bytes in UTF-8: one typo would
+# cost two edits. Keys are therefore compared in a one-byte alphabet, letter for letter.
+CYRILLIC = "абвгдежзийклмнопрстуфхцчшщыэюя"
+ONE_BYTE = "abcdefghijklmnopqrstuvwxyzABCD"
+_TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
+
+_SEX_CODES = {"m": "M", "м": "M", "1": "M", "муж": "M", "мужской": "M", "male": "M",
+              "f": "F", "ж": "F", "2": "F", "жен": "F", "женский": "F", "female": "F"}
+
+
+def _in_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def snils_sql(col: str) -> str:
+    """SQL for the 11-digit SNILS in `col` when valid, else NULL (rules of normalize.normalize_snils)."""
+    text = f"regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1')"
+    digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
+    padded = (f"CASE WHEN length({digits}) BETWEEN 7 AND 10 AND regexp_full_match({text}, '[0-9 \\-]+') "
+              f"THEN lpad({digits}, 11, '0') ELSE {digits} END")
+    return padded
+
+
+def snils_valid_sql(s: str) -> str:
+    total = f"list_sum(list_transform(range(1, 10), lambda i: (ord(substr({s}, i, 1)) - 48) * (10 - i)))"
+    check = (f"CASE WHEN {total} < 100 THEN {total} WHEN {total} IN (100, 101) THEN 0 "
+             f"ELSE ({total} % 101) % 100 END")
+    return (f"(length({s}) = 11 AND regexp_full_match({s}, '[0-9]{{11}}') AND "
+            f"(CAST(substr({s}, 1, 9) AS BIGINT) <= 1001998 OR CAST(substr({s}, 10, 2) AS INTEGER) = {check}))")
+
+
+def address_sql(col: str) -> str:
+    tokens = f"string_split(regexp_replace(replace(lower({col}), 'ё', 'е'), '[^а-я0-9\\-]+', ' ', 'g'), ' ')"
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in normalize.ADDRESS_ABBREVIATIONS.items())
+    mapped = f"list_transform(list_filter({tokens}, lambda t: t <> ''), lambda t: CASE t {cases} ELSE t END)"
+    return f"nullif(translate(array_to_string({mapped}, ' '), '{CYRILLIC}', '{ONE_BYTE}'), '')"
+
+
+def _name_map(con) -> pa.Table:
+    values = [r[0] for r in con.execute(
+        "SELECT DISTINCT v FROM (SELECT surname AS v FROM linkage_input UNION SELECT first_name FROM linkage_input"
+        " UNION SELECT patronymic FROM linkage_input) WHERE v IS NOT NULL").fetchall()]
+    keys = [normalize.name_key(v).translate(_TO_ONE_BYTE) or None for v in values]
+    return pa.table({"v": values, "k": keys, "sex_hint": [normalize.sex_from_patronymic(v) for v in values]})
+
+
+def _dob_map(con) -> pa.Table:
+    values = [r[0] for r in con.execute(
+        "SELECT DISTINCT birth_date FROM linkage_input WHERE birth_date IS NOT NULL").fetchall()]
+    iso, year, imprecise, swap, problem = [], [], [], [], []
+    for v in values:
+        try:
+            b = normalize.parse_birth_date(v)
+        except ValueError as e:
+            b, err = None, str(e)
+        else:
+            err = None
+        iso.append(b.iso() if b else None)
+        year.append(b.year if b else None)
+        imprecise.append(bool(b and (b.precision != "day" or b.placeholder)))
+        swap.append(f"{b.year:04d}-{b.day:02d}-{b.month:02d}" if b and b.day and b.day <= 12 and b.day != b.month
+                    else None)
+        problem.append(err)
+    return pa.table({"v": values, "iso": iso, "year": pa.array(year, pa.int32()), "imprecise": imprecise,
+                     "swap": swap, "problem": problem})
+
+
+def build(con) -> int:
+    """Create table `rec` from relation `linkage_input`; returns its row count."""
+    cols = {r[0] for r in con.execute("DESCRIBE linkage_input").fetchall()}
+    missing = [c for c in INPUT_COLUMNS + ["ord"] if c not in cols]
+    if missing:
+        raise ValueError(f"input lacks columns: {', '.join(missing)}")
+    names, dobs = _name_map(con), _dob_map(con)
+    con.register("name_map", names)
+    con.register("dob_map", dobs)
+    fixed = "i.fixed" if "fixed" in cols else "NULL::BIGINT"
+    is_new = "i.is_new" if "is_new" in cols else "TRUE"
+    sex = f"CASE lower(trim(i.sex)) {' '.join(f'WHEN {chr(39)}{k}{chr(39)} THEN {chr(39)}{v}{chr(39)}' for k, v in _SEX_CODES.items())} END"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rec AS
+        WITH s AS (
+            SELECT i.*, {snils_sql('i.snils')} AS snils_digits FROM linkage_input i
+        )
+        SELECT (row_number() OVER (ORDER BY i.ord))::BIGINT - 1 AS rid,
+               i.record_id, i.source,
+               CASE WHEN {snils_valid_sql('i.snils_digits')} THEN i.snils_digits END AS snils,
+               CASE WHEN nullif(trim(i.snils), '') IS NOT NULL AND NOT {snils_valid_sql('i.snils_digits')}
+                    THEN 'invalid' END AS snils_problem,
+               ns.k AS sn, nf.k AS fn, left(nf.k, 1) AS fi, np.k AS pn, left(np.k, 1) AS pi,
+               coalesce({sex}, np.sex_hint) AS sex,
+               d.iso AS dob, d.year AS dob_year, coalesce(d.imprecise, FALSE) AS dob_imprecise, d.swap AS dob_swap,
+               d.problem AS dob_problem,
+               {address_sql('i.address')} AS addr, nullif(trim(i.municipality), '') AS muni,
+               {fixed} AS fixed, {is_new} AS is_new
+        FROM s i
+        LEFT JOIN name_map ns ON ns.v = i.surname
+        LEFT JOIN name_map nf ON nf.v = i.first_name
+        LEFT JOIN name_map np ON np.v = i.patronymic
+        LEFT JOIN dob_map d ON d.v = i.birth_date""")
+    con.unregister("name_map")
+    con.unregister("dob_map")
+    return con.execute("SELECT count(*) FROM rec").fetchone()[0]

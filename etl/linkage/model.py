@@ -1,0 +1,86 @@
+"""Settings and trained model of the person linkage: loading, saving, and what they mean in SQL.
+
+The settings (settings.json) say which pairs are compared and how; the model (model.json) holds the
+m and u probability of every comparison level, as trained, with the prior. A level's match weight
+is log2(m/u); a pair's weight is the prior's log-odds plus the weights of its levels (Fellegi-Sunter,
+as Splink computes it), so every link can be explained field by field.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SETTINGS_PATH = HERE / "settings.json"
+MODEL_PATH = HERE / "model.json"
+
+
+def load_settings(path: Path | None = None) -> dict:
+    return json.loads(Path(path or SETTINGS_PATH).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Model:
+    prior: float
+    levels: dict[str, dict[str, dict[str, float]]]  # comparison → level label → {"m", "u"}
+    meta: dict = field(default_factory=dict)
+
+    def weight(self, comparison: str, label: str) -> float:
+        p = self.levels[comparison][label]
+        return math.log2(p["m"] / p["u"])
+
+    @property
+    def prior_weight(self) -> float:
+        return math.log2(self.prior / (1 - self.prior))
+
+    def to_json(self) -> str:
+        return json.dumps({"meta": self.meta, "prior": self.prior, "levels": self.levels}, ensure_ascii=False,
+                          indent=2) + "\n"
+
+    def save(self, path: Path | None = None) -> Path:
+        path = Path(path or MODEL_PATH)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Model":
+        data = json.loads(Path(path or MODEL_PATH).read_text(encoding="utf-8"))
+        return cls(prior=data["prior"], levels=data["levels"], meta=data.get("meta", {}))
+
+
+def weight_of(probability: float) -> float:
+    """Match weight (log2 odds) of a match probability."""
+    probability = min(max(probability, 1e-12), 1 - 1e-12)
+    return math.log2(probability / (1 - probability))
+
+
+def probability_of(weight: float) -> float:
+    return 1 / (1 + 2 ** -weight)
+
+
+def gamma_sql(comparison: dict) -> str:
+    """The comparison level of a pair: -1 when either side is empty, else the first level that holds."""
+    whens = " ".join(f"WHEN {lvl['sql']} THEN {i}" for i, lvl in enumerate(comparison["levels"]))
+    return f"CASE WHEN {comparison['null']} THEN -1 {whens} END"
+
+
+def weight_sql(comparison: dict, model: Model) -> str:
+    g = f"g_{comparison['name']}"
+    whens = " ".join(f"WHEN {i} THEN {model.weight(comparison['name'], lvl['label'])!r}"
+                     for i, lvl in enumerate(comparison["levels"]))
+    return f"(CASE {g} {whens} ELSE 0.0 END)"
+
+
+def explain(settings: dict, model: Model, gammas: dict[str, int]) -> dict:
+    """Per-field contributions of one pair: {comparison: [level label, weight]} plus the prior."""
+    out: dict = {"prior": round(model.prior_weight, 3)}
+    for comp in settings["comparisons"]:
+        g = gammas.get(comp["name"], -1)
+        if g is None or g < 0:
+            out[comp["name"]] = ["null", 0.0]
+        else:
+            label = comp["levels"][g]["label"]
+            out[comp["name"]] = [label, round(model.weight(comp["name"], label), 3)]
+    return out
