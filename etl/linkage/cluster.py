@@ -19,7 +19,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 @dataclass
 class Profile:
     snils: set = field(default_factory=set)
-    first: set = field(default_factory=set)   # full first-name keys (initials say little)
+    first: set = field(default_factory=set)   # first-name keys, initials included
     dob: set = field(default_factory=set)     # exact birth dates (not year-only, not 01.01 placeholders)
     year: set = field(default_factory=set)
     sex: set = field(default_factory=set)
@@ -77,7 +77,7 @@ class Clusterer:
             p = Profile(fixed=fixed)
             if snils:
                 p.snils.add(snils)
-            if first and len(first) > 1:
+            if first:
                 p.first.add(first)
             if dob and not imprecise:
                 p.dob.add(dob)
@@ -106,8 +106,20 @@ class Clusterer:
         out = []
         if pa.first and pb.first and pa.first != pb.first:
             thr, edits = g["first_name_min_similarity"], g["first_name_max_edits"]
-            if any(x != y and self._jw(x, y) < thr and self._dl(x, y) > edits for x in pa.first for y in pb.first):
-                out.append("first_name")
+            for x in pa.first:
+                for y in pb.first:
+                    if x == y:
+                        continue
+                    if len(x) == 1 or len(y) == 1:  # an initial agrees with its own letter only
+                        ok = x[0] == y[0]
+                    else:
+                        ok = self._jw(x, y) >= thr or self._dl(x, y) <= edits
+                    if not ok:
+                        out.append("first_name")
+                        break
+                else:
+                    continue
+                break
         if pa.dob and pb.dob and pa.dob != pb.dob:
             edits = g["birth_date_max_edits"]
             if any(x != y and _swap(x) != y and self._dl(x, y) > edits for x in pa.dob for y in pb.dob):

@@ -90,12 +90,15 @@ def explanations(con, result: Result, outcomes: tuple[str, ...] = ("link", "revi
     """Yield (l, r, weight, outcome, contributions) for the decided pairs with the given outcomes."""
     con.register("decided", decisions_table(result))
     names = [c["name"] for c in result.settings["comparisons"]]
+    tf = [c["name"] for c in result.settings["comparisons"] if c.get("tf_column")]
     rows = con.execute(f"""SELECT d.l, d.r, p.w, d.outcome, {', '.join(f'p.g_{n}' for n in names)}
+            {''.join(f', p.a_{n}' for n in tf)}
         FROM decided d JOIN pairs p ON p.l = d.l AND p.r = d.r ORDER BY d.l, d.r""").fetchall()
     con.unregister("decided")
-    for l, r, w, outcome, *g in rows:
+    for l, r, w, outcome, *rest in rows:
         if outcome.split(":")[0] in outcomes:
-            yield l, r, w, outcome, explain(result.settings, result.model, dict(zip(names, g)))
+            g, a = rest[:len(names)], rest[len(names):]
+            yield l, r, w, outcome, explain(result.settings, result.model, dict(zip(names, g)), dict(zip(tf, a)))
 
 
 def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = None, explain_path: Path | None = None,

@@ -73,8 +73,9 @@ def weight_sql(comparison: dict, model: Model) -> str:
     return f"(CASE {g} {whens} ELSE 0.0 END)"
 
 
-def explain(settings: dict, model: Model, gammas: dict[str, int]) -> dict:
-    """Per-field contributions of one pair: {comparison: [level label, weight]} plus the prior."""
+def explain(settings: dict, model: Model, gammas: dict[str, int], adjustments: dict[str, float] | None = None) -> dict:
+    """Per-field contributions of one pair: {comparison: [level label, weight]} plus the prior; a
+    term-frequency adjustment is included in its comparison's weight."""
     out: dict = {"prior": round(model.prior_weight, 3)}
     for comp in settings["comparisons"]:
         g = gammas.get(comp["name"], -1)
@@ -82,5 +83,6 @@ def explain(settings: dict, model: Model, gammas: dict[str, int]) -> dict:
             out[comp["name"]] = ["null", 0.0]
         else:
             label = comp["levels"][g]["label"]
-            out[comp["name"]] = [label, round(model.weight(comp["name"], label), 3)]
+            extra = (adjustments or {}).get(comp["name"]) or 0.0
+            out[comp["name"]] = [label, round(model.weight(comp["name"], label) + extra, 3)]
     return out

@@ -27,16 +27,37 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
 
 def compare(con, settings: dict, pair_table: str, out: str) -> None:
     """Create table `out(l, r, g_<comparison>...)` with the comparison level of every pair."""
-    gammas = ", ".join(f"{gamma_sql(c)} AS g_{c['name']}" for c in settings["comparisons"])
+    cols = [f"{gamma_sql(c)} AS g_{c['name']}" for c in settings["comparisons"]]
+    cols += [f"l.{c['tf_column']} AS v_{c['name']}" for c in settings["comparisons"] if c.get("tf_column")]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT p.l, p.r, {gammas} FROM {pair_table} p JOIN rec l ON l.rid = p.l JOIN rec r ON r.rid = p.r""")
+        SELECT p.l, p.r, {', '.join(cols)} FROM {pair_table} p JOIN rec l ON l.rid = p.l JOIN rec r ON r.rid = p.r""")
+
+
+def term_frequencies(con, settings: dict) -> None:
+    """Tables tf_<comparison>(v, f): the share of records carrying each value of a tf column."""
+    for c in settings["comparisons"]:
+        if col := c.get("tf_column"):
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE tf_{c['name']} AS
+                SELECT {col} AS v, count(*) / sum(count(*)) OVER () AS f FROM rec WHERE {col} IS NOT NULL GROUP BY 1""")
 
 
 def score(con, settings: dict, model: Model, incremental: bool = False) -> int:
     """Create table `pairs(l, r, g_..., w)`: candidate pairs with their total match weight."""
     candidates(con, settings, incremental)
     compare(con, settings, "cand", "pairs_g")
-    weight = " + ".join([repr(model.prior_weight)] + [weight_sql(c, model) for c in settings["comparisons"]])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE pairs AS SELECT *, {weight} AS w FROM pairs_g")
+    term_frequencies(con, settings)
+    adjust, joins = [], []
+    for c in settings["comparisons"]:
+        if c.get("tf_column"):
+            n = c["name"]
+            level = next(i for i, lvl in enumerate(c["levels"]) if lvl["label"] == "exact")
+            u = model.levels[n]["exact"]["u"]
+            joins.append(f"LEFT JOIN tf_{n} ON tf_{n}.v = g.v_{n}")
+            adjust.append(f"CASE WHEN g.g_{n} = {level} THEN log2({u!r} / tf_{n}.f) ELSE 0.0 END AS a_{n}")
+    weight = " + ".join([repr(model.prior_weight)] + [weight_sql(c, model) for c in settings["comparisons"]]
+                        + [f"a_{c['name']}" for c in settings["comparisons"] if c.get("tf_column")])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
+        WITH a AS (SELECT g.*{''.join(', ' + x for x in adjust)} FROM pairs_g g {' '.join(joins)})
+        SELECT *, {weight} AS w FROM a""")
     con.execute("DROP TABLE pairs_g")
     return con.execute("SELECT count(*) FROM pairs").fetchone()[0]
