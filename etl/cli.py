@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -66,10 +67,111 @@ def cmd_smev_poll(a) -> int:
 
 
 def cmd_register(a) -> int:
-    from etl import pipeline
+    from etl import db, pipeline, register
 
-    counts = pipeline.build_register(_run_id("cli"))
-    print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    db.upgrade()
+    action = a.action or "build"
+    try:
+        if action in ("build", "rebuild"):
+            counts = pipeline.build_register(_run_id("cli"), rebuild=action == "rebuild")
+            print(", ".join(f"{k} {v}" for k, v in counts.items() if not k.startswith("t_")))
+        elif action == "merge":
+            _need(a.ids, 2, "register merge RG_A RG_B")
+            print(register.merge(a.ids[0], a.ids[1], a.actor, a.comment))
+        elif action == "unmerge":
+            _need(a.ids, 1, "register unmerge RG_MERGED")
+            print(register.unmerge(a.ids[0], a.actor, a.comment))
+        elif action == "show":
+            _need(a.ids, 1, "register show RG_ID")
+            _show_person(a.ids[0])
+        elif action == "train":
+            print(register.train_model(_run_id("cli")))
+        elif action == "export":
+            _need(a.ids, 1, "register export FILE.csv")
+            print(f"{register.export_csv(Path(a.ids[0]))} links written to {a.ids[0]}")
+    except (LookupError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _need(ids, n, usage):
+    if len(ids) != n:
+        raise ValueError(f"usage: ltcreg {usage}")
+
+
+def _show_person(rid: str) -> None:
+    from etl import db, register
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        person, status = register.resolve(cur, rid)
+        if status == "merged":
+            print(f"{rid} was merged into {register.register_id(person)} (redirect)")
+        cur.execute("SELECT register_id, surname, first_name, patronymic, sex, birth_date, oktmo, death_date"
+                    " FROM register.person WHERE person_id = %s", (person,))
+        print("person:", " | ".join("" if v is None else str(v) for v in cur.fetchone()))
+        cur.execute("SELECT entity, stg_id, rule, round(match_weight::numeric, 2) FROM register.person_link"
+                    " WHERE person_id = %s ORDER BY entity, stg_id", (person,))
+        for row in cur.fetchall():
+            print("  record", *row)
+        cur.execute("SELECT at, action, entity, stg_id, from_person_id, actor, reason FROM register.link_history"
+                    " WHERE person_id = %s OR from_person_id = %s ORDER BY history_id", (person, person))
+        for row in cur.fetchall():
+            print("  history", *("" if v is None else v for v in row))
+
+
+def cmd_review(a) -> int:
+    import json
+
+    from etl import db, register
+
+    db.upgrade()
+    try:
+        if a.action == "list":
+            items = register.review_items(a.status, a.limit)
+            print(f"{'id':>6} {'weight':>7} {'reason':28} {'left':12} {'right':12} status")
+            for it in items:
+                w = "" if it["match_weight"] is None else f"{it['match_weight']:.2f}"
+                print(f"{it['review_id']:>6} {w:>7} {it['reason'][:28]:28} {it['register_id_l'] or '':12} "
+                      f"{it['register_id_r'] or '':12} {it['status']}{'/' + it['decision'] if it['decision'] else ''}")
+            return 0
+        if a.id is None:
+            raise ValueError(f"usage: ltcreg review {a.action} ID")
+        if a.action == "show":
+            item = register.review_item(a.id)
+            print(f"review {item['review_id']}: {item['reason']}, weight {item['match_weight']}, {item['status']}")
+            fields = ["register_id", "entity", "natural_id", "snils", "surname", "first_name", "patronymic", "sex",
+                      "birth_date", "address", "oktmo"]
+            for f in fields:
+                print(f"  {f:12} {str(item['left'].get(f) or ''):40} {str(item['right'].get(f) or '')}")
+            if item["explanation"]:
+                print("  contributions:", json.dumps(item["explanation"], ensure_ascii=False))
+            return 0
+        if a.action == "decide":
+            if a.decision is None:
+                raise ValueError("usage: ltcreg review decide ID --match|--no-match [--comment TEXT]")
+            print(register.decide(a.id, a.decision, a.actor, a.comment))
+            return 0
+    except (LookupError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def cmd_dedup(a) -> int:
+    from etl.linkage.dedup import dedup_csv
+
+    try:
+        result = dedup_csv(Path(a.input), Path(a.output), model_path=Path(a.model) if a.model else None,
+                           explain_path=Path(a.explain) if a.explain else None,
+                           save_model=Path(a.save_model) if a.save_model else None, threads=a.threads)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    c = result.counts
+    print(f"{c['records']} records → {c['clusters']} persons; {c['links']} links, {c['review']} pairs for review, "
+          f"{c['refused']} refused by guards; written to {a.output}")
+    print("timings (s):", ", ".join(f"{k} {v}" for k, v in result.timings.items()))
     return 0
 
 
@@ -158,8 +260,37 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--read-timeout", type=float, default=60.0)
     sp.set_defaults(func=cmd_smev_poll)
 
-    r = sub.add_parser("register", help="link staged records into the register")
+    r = sub.add_parser("register", help="link staged records into the register; merges, unmerges, model")
+    r.add_argument("action", nargs="?", choices=["build", "rebuild", "merge", "unmerge", "show", "train", "export"],
+                   help="build (default): link new records; rebuild: from scratch, decisions kept; "
+                        "merge RG_A RG_B; unmerge RG_MERGED; show RG_ID; train: retrain the model on the register; "
+                        "export FILE.csv")
+    r.add_argument("ids", nargs="*")
+    r.add_argument("--actor", default=os.environ.get("USER", "operator"))
+    r.add_argument("--comment")
     r.set_defaults(func=cmd_register)
+
+    rv = sub.add_parser("review", help="pairs waiting for a person's decision")
+    rv.add_argument("action", choices=["list", "show", "decide"])
+    rv.add_argument("id", nargs="?", type=int)
+    rv.add_argument("--status", default="open", choices=["open", "decided", "obsolete", "all"])
+    rv.add_argument("--limit", type=int, default=50)
+    dm = rv.add_mutually_exclusive_group()
+    dm.add_argument("--match", dest="decision", action="store_const", const="match")
+    dm.add_argument("--no-match", dest="decision", action="store_const", const="no_match")
+    rv.add_argument("--comment")
+    rv.add_argument("--actor", default=os.environ.get("USER", "operator"))
+    rv.set_defaults(func=cmd_review)
+
+    dd = sub.add_parser("dedup", help="deduplicate a CSV of person records (no database): record_id → register_id")
+    dd.add_argument("input", help="CSV, UTF-8: record_id, source, snils, surname, first_name, patronymic, sex, "
+                                  "birth_date, address, municipality")
+    dd.add_argument("-o", "--output", required=True)
+    dd.add_argument("--model", help="a trained model JSON (default: train on the input)")
+    dd.add_argument("--save-model", help="write the model used to this JSON")
+    dd.add_argument("--explain", help="write every decided pair with its per-field contributions to this CSV")
+    dd.add_argument("--threads", type=int)
+    dd.set_defaults(func=cmd_dedup)
 
     v = sub.add_parser("validate", help="run the Great Expectations checkpoints; non-zero on a critical failure")
     v.add_argument("--checkpoint", action="append", choices=["staging", "register", "marts"])

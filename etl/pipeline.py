@@ -48,11 +48,11 @@ def ingest(source: str, folder: Path, run_id: str) -> dict:
     return summary
 
 
-def build_register(run_id: str) -> dict:
+def build_register(run_id: str, rebuild: bool = False) -> dict:
     from etl import register
 
     db.upgrade()
-    counts = register.build()
+    counts = register.build(run_id, rebuild=rebuild)
     record_step(run_id, "ltc_register", "build_register", "success", counts)
     return counts
 

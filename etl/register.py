@@ -1,92 +1,225 @@
-"""The register, first version: deterministic linking of staged person-bearing records.
+"""The unified register: staged person-bearing records linked into persons with stable register IDs.
 
-Rules, in order: (1) a valid SNILS already owned by a person; (2) the exact normalised surname,
-first name, patronymic and birth date owned by a person, unless both sides carry different valid
-SNILS (then they are two people); otherwise a new person. Links already made are never redone,
-so register IDs are stable across re-runs and increments; records are taken in the order of their
-natural keys, so a rebuild from the same inputs gives the same IDs. Probabilistic matching,
-review and merges replace the `match` step in their own module (issue 4); this is the seam.
+A build exports every staged record with the person it already belongs to into DuckDB, links the
+new ones with the linkage engine (etl/linkage) against the whole register — existing persons are
+fixed clusters, so nothing already linked moves and no register ID changes — and writes back links
+with their match weight and explanation, new persons, review items and the link history.
+
+Register IDs are drawn in the order of each new person's first record (source rank, natural id),
+so a rebuild from the same inputs gives the same IDs. Manual decisions (register.review) are
+constraints of every run: a 'match' joins, a 'no_match' separates, whatever the scores say.
+Merges keep the older ID and turn the other into a redirect; an unmerge restores both.
 """
 from __future__ import annotations
 
+import csv
+import json
 import logging
+import tempfile
+from pathlib import Path
 
-from etl import db, normalize, sqlmodels
+from etl import db, sqlmodels
+from etl.linkage import dedup
+from etl.linkage.model import MODEL_PATH, Model, load_settings
 
 log = logging.getLogger(__name__)
 
-# Creation order: the most trusted source first, so persons are founded on the best identities.
+# Source rank order of int_person_record: persons are founded on the most trusted identities first.
 ENTITIES = ["optima_recipient", "smev_application", "health_referral", "health_medical_event", "smev_death"]
+SYSTEM = "system"
 
 
 def register_id(person_id: int) -> str:
     return f"RG{person_id:09d}"
 
 
-def name_dob_key(surname, first_name, patronymic, birth_date) -> str | None:
-    if not surname or not first_name or birth_date is None:
-        return None
-    parts = [normalize.name_key(surname), normalize.name_key(first_name), normalize.name_key(patronymic)]
-    return "|".join(parts) + "|" + birth_date.isoformat()
+def record_key(entity: str, stg_id: int) -> str:
+    return f"{entity}:{stg_id}"
 
 
-def build(batch_size: int = 50_000) -> dict:
+# ---- model ------------------------------------------------------------------------------------
+def active_model(cur) -> tuple[int, Model]:
+    """The active linkage model; the packaged default is registered on first use."""
+    cur.execute("SELECT model_id, model FROM register.linkage_model WHERE active")
+    row = cur.fetchone()
+    if row:
+        data = row[1]
+        return row[0], Model(prior=data["prior"], levels=data["levels"], meta=data.get("meta", {}))
+    model = Model.load(MODEL_PATH)
+    return save_model(cur, model, f"packaged {MODEL_PATH.name}"), model
+
+
+def save_model(cur, model: Model, source: str) -> int:
+    cur.execute("UPDATE register.linkage_model SET active = false WHERE active")
+    cur.execute("INSERT INTO register.linkage_model (source, settings, model, active) VALUES (%s, %s, %s, true)"
+                " RETURNING model_id", (source, json.dumps(load_settings(), ensure_ascii=False), model.to_json()))
+    return cur.fetchone()[0]
+
+
+def train_model(run_id: str = "cli") -> dict:
+    """Retrain m/u on the register's own records and make that model active (`ltcreg register train`)."""
+    from etl.linkage import train
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        sqlmodels.apply_views(cur)
+        con = _export(cur)
+        from etl.linkage import features
+        features.build(con)
+        model = train.train(con, load_settings())
+        model_id = save_model(cur, model, f"trained on the register, run {run_id}")
+    return {"model_id": model_id, **model.meta}
+
+
+# ---- export to DuckDB ---------------------------------------------------------------------------
+def _export(cur):
+    """Every staged person record with its current person into a DuckDB relation `linkage_input`."""
+    con = dedup.connect()
+    with tempfile.NamedTemporaryFile("wb+", suffix=".csv") as f:
+        cur.copy_expert("""COPY (
+            SELECT r.entity || ':' || r.stg_id, r.entity, r.source_rank, r.natural_id, r.stg_id, r.snils, r.surname,
+                   r.first_name, r.patronymic, r.sex, r.birth_date, r.address, r.oktmo, l.person_id
+            FROM register.int_person_record r
+            LEFT JOIN register.person_link l ON l.entity = r.entity AND l.stg_id = r.stg_id
+        ) TO STDOUT WITH (FORMAT csv, HEADER false)""", f)
+        f.flush()
+        con.execute("""CREATE TABLE reg_input AS SELECT * FROM read_csv(?, header = false, all_varchar = true,
+            columns = {'record_id': 'VARCHAR', 'entity': 'VARCHAR', 'source_rank': 'INTEGER', 'natural_id': 'VARCHAR',
+                       'stg_id': 'BIGINT', 'snils': 'VARCHAR', 'surname': 'VARCHAR', 'first_name': 'VARCHAR',
+                       'patronymic': 'VARCHAR', 'sex': 'VARCHAR', 'birth_date': 'VARCHAR', 'address': 'VARCHAR',
+                       'municipality': 'VARCHAR', 'fixed': 'BIGINT'})""", [f.name])
+    con.execute("""CREATE VIEW linkage_input AS
+        SELECT record_id, entity AS source, snils, surname, first_name, patronymic, sex, birth_date, address,
+               municipality, fixed, fixed IS NULL AS is_new,
+               row_number() OVER (ORDER BY source_rank, natural_id, stg_id) AS ord
+        FROM reg_input""")
+    return con
+
+
+def _manual(con, cur) -> tuple[list, list]:
+    """Decided review pairs as (rid, rid) constraints."""
+    cur.execute("SELECT entity_l, stg_id_l, entity_r, stg_id_r, decision FROM register.review WHERE status = 'decided'"
+                " ORDER BY decided_at, review_id")
+    decided = cur.fetchall()
+    if not decided:
+        return [], []
+    rid = dict(con.execute("SELECT record_id, rid FROM rec").fetchall())
+    matches, non = [], []
+    for el, sl, er, sr, decision in decided:
+        a, b = rid.get(record_key(el, sl)), rid.get(record_key(er, sr))
+        if a is not None and b is not None:
+            (matches if decision == "match" else non).append((a, b))
+    return matches, non
+
+
+# ---- build ----------------------------------------------------------------------------------------
+def build(run_id: str = "manual", rebuild: bool = False) -> dict:
     """Link every unlinked staged record; refresh golden attributes. Returns counts."""
     with db.transaction() as conn, conn.cursor() as cur:
         sqlmodels.apply_views(cur)
         cur.execute("LOCK TABLE register.person_link IN SHARE ROW EXCLUSIVE MODE")  # one builder at a time
-        cur.execute("SELECT key_type, key_value, person_id FROM register.person_key")
-        by_key: dict[tuple[str, str], int] = {(t, v): p for t, v, p in cur.fetchall()}
-        cur.execute("SELECT person_id, snils FROM register.person WHERE snils IS NOT NULL")
-        person_snils: dict[int, str] = dict(cur.fetchall())
-
-        cur.execute("""
-            SELECT r.entity, r.stg_id, r.snils, r.surname, r.first_name, r.patronymic, r.birth_date
-            FROM register.int_person_record r
-            LEFT JOIN register.person_link l ON l.entity = r.entity AND l.stg_id = r.stg_id
-            WHERE l.stg_id IS NULL
-            ORDER BY array_position(%s::text[], r.entity), r.natural_id, r.stg_id""", (ENTITIES,))
-        pending = cur.fetchall()
-
-        new_keys: list[tuple[str, str, int]] = []
-        links: list[tuple[str, int, int, str]] = []
-        new_persons: list[int] = []
-        counts = {"records": len(pending), "snils": 0, "name_dob": 0, "new": 0}
-        for entity, stg_id, snils, surname, first, patr, birth in pending:
-            nkey = name_dob_key(surname, first, patr, birth)
-            person, rule = None, "new"
-            if snils and ("snils", snils) in by_key:
-                person, rule = by_key[("snils", snils)], "snils"
-            elif nkey and ("name_dob", nkey) in by_key:
-                candidate = by_key[("name_dob", nkey)]
-                other = person_snils.get(candidate)
-                if not (snils and other and other != snils):  # two valid SNILS: two people
-                    person, rule = candidate, "name_dob"
-            if person is None:
-                person = -(len(new_persons) + 1)  # provisional until ids are drawn below
-                new_persons.append(person)
-            counts[rule] += 1
-            links.append((entity, stg_id, person, rule))
-            if snils and ("snils", snils) not in by_key and person not in person_snils:
-                by_key[("snils", snils)] = person
-                person_snils[person] = snils
-                new_keys.append(("snils", snils, person))
-            if nkey and ("name_dob", nkey) not in by_key:
-                by_key[("name_dob", nkey)] = person
-                new_keys.append(("name_dob", nkey, person))
-
-        real = dict(zip(new_persons, _draw_ids(cur, len(new_persons))))
-        links = [(e, s, real.get(p, p), r) for e, s, p, r in links]
-        new_keys = [(t, v, real.get(p, p)) for t, v, p in new_keys]
-        db.copy_rows(cur, "register.person", ["person_id", "register_id"],
-                     ((p, register_id(p)) for p in sorted(real.values())))
-        db.copy_rows(cur, "register.person_key", ["key_type", "key_value", "person_id"], new_keys)
-        db.copy_rows(cur, "register.person_link", ["entity", "stg_id", "person_id", "rule"], links)
+        if rebuild:
+            _clear(cur, run_id)
+        cur.execute("SELECT count(*) FROM register.int_person_record r LEFT JOIN register.person_link l"
+                    " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL")
+        pending = cur.fetchone()[0]
+        counts = {"records": pending, "linked": 0, "new_persons": 0, "review": 0}
+        if pending:
+            counts.update(_link_pending(cur, run_id))
         refresh_golden(cur)
-        cur.execute("SELECT count(*) FROM register.person")
-        counts["persons"] = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'merged')"
+                    " FROM register.person")
+        counts["persons"], counts["redirects"] = cur.fetchone()
     log.info("register: %s", counts)
     return counts
+
+
+def _clear(cur, run_id: str) -> None:
+    """A rebuild: persons, links and merges go; decisions (register.review) stay and are applied again."""
+    cur.execute("INSERT INTO register.link_history (action, actor, reason, run_id) VALUES ('rebuild', %s,"
+                " 'full rebuild from staging', %s)", (SYSTEM, run_id))
+    cur.execute("UPDATE register.review SET status = 'open' WHERE status = 'obsolete'")
+    cur.execute("TRUNCATE register.person_link, register.merge")
+    cur.execute("UPDATE register.person SET merged_into = NULL, status = 'active'")
+    cur.execute("DELETE FROM register.person")
+    cur.execute("SELECT setval(pg_get_serial_sequence('register.person', 'person_id'), 1, false)")
+
+
+def _link_pending(cur, run_id: str) -> dict:
+    settings = load_settings()
+    model_id, model = active_model(cur)
+    con = _export(cur)
+    cur.execute("SELECT count(*) FROM register.person_link")
+    incremental = cur.fetchone()[0] > 0
+    # features first, so manual decisions can be mapped to record numbers
+    from etl.linkage import features
+    features.build(con)
+    manual = _manual(con, cur)
+    result = dedup.link(con, settings, model, incremental=incremental, manual=manual, features_built=True)
+    rows = con.execute("SELECT rid, record_id, fixed FROM rec ORDER BY rid").fetchall()
+
+    person_of_root: dict[int, int] = {}
+    for rid, _, fixed in rows:
+        if fixed is not None:
+            person_of_root.setdefault(result.labels[rid], fixed)
+    new_roots = []
+    for rid, _, fixed in rows:  # rid order is the founding order
+        root = result.labels[rid]
+        if root not in person_of_root:
+            person_of_root[root] = -1
+            new_roots.append(root)
+    ids = _draw_ids(cur, len(new_roots))
+    person_of_root.update(zip(new_roots, ids))
+
+    best: dict[int, tuple] = {}
+    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("link",)):
+        for x in (l, r):
+            if x not in best or w > best[x][0]:
+                best[x] = (w, contrib)
+    manual_rids = {x for pair in manual[0] for x in pair}
+    founders = {}
+    links, history = [], []
+    for rid, record_id, fixed in rows:
+        if fixed is not None:
+            continue
+        entity, stg_id = record_id.split(":")
+        person = person_of_root[result.labels[rid]]
+        if person not in founders and person in ids:
+            founders[person] = rid
+            rule, w, expl = "new", None, None
+        elif rid in manual_rids:
+            rule, w, expl = "manual", None, None
+        else:
+            w, expl = best.get(rid, (None, None))
+            rule = "linkage"
+        links.append((entity, stg_id, person, rule, w, model_id if w is not None else None,
+                      json.dumps(expl, ensure_ascii=False) if expl else None))
+        history.append(("new" if rule == "new" else "link", entity, stg_id, person, w, SYSTEM, rule, run_id))
+    db.copy_rows(cur, "register.person", ["person_id", "register_id"], ((p, register_id(p)) for p in ids))
+    db.copy_rows(cur, "register.person_link",
+                 ["entity", "stg_id", "person_id", "rule", "match_weight", "model_id", "explanation"], links)
+    db.copy_rows(cur, "register.link_history",
+                 ["action", "entity", "stg_id", "person_id", "match_weight", "actor", "reason", "run_id"], history)
+    review = _queue_reviews(cur, con, result)
+    return {"linked": sum(1 for x in links if x[3] != "new"), "new_persons": len(ids), "review": review,
+            "model_id": model_id, "incremental": incremental, **{f"t_{k}": v for k, v in result.timings.items()}}
+
+
+def _queue_reviews(cur, con, result) -> int:
+    rows = []
+    ids = dict(con.execute("SELECT rid, record_id FROM rec").fetchall())
+    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("review",)):
+        el, sl = ids[l].split(":")
+        er, sr = ids[r].split(":")
+        rows.append((el, sl, er, sr, outcome.split(":", 1)[1], w, json.dumps(contrib, ensure_ascii=False)))
+    if not rows:
+        return 0
+    cur.execute("CREATE TEMP TABLE new_review (LIKE register.review INCLUDING DEFAULTS) ON COMMIT DROP")
+    db.copy_rows(cur, "new_review", ["entity_l", "stg_id_l", "entity_r", "stg_id_r", "reason", "match_weight",
+                                     "explanation"], rows)
+    cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, match_weight, explanation)
+        SELECT entity_l, stg_id_l, entity_r, stg_id_r, reason, match_weight, explanation FROM new_review
+        ON CONFLICT (entity_l, stg_id_l, entity_r, stg_id_r) DO NOTHING""")
+    return cur.rowcount
 
 
 def _draw_ids(cur, n: int) -> list[int]:
@@ -98,8 +231,10 @@ def _draw_ids(cur, n: int) -> list[int]:
     return sorted(r[0] for r in cur.fetchall())
 
 
+# ---- golden record ----------------------------------------------------------------------------------
 def refresh_golden(cur) -> None:
-    """Golden attributes by source rank, then recency; death only from ЗАГС."""
+    """Golden attributes by source rank, then recency; death only from ЗАГС. A SNILS already held by an
+    older person is left empty on the newer one (the pair is in review: two persons, one SNILS)."""
     cur.execute("""
         WITH ranked AS (
             SELECT DISTINCT ON (l.person_id) l.person_id, r.surname, r.first_name, r.patronymic, r.sex,
@@ -107,12 +242,16 @@ def refresh_golden(cur) -> None:
             FROM register.person_link l
             JOIN register.int_person_record r ON r.entity = l.entity AND r.stg_id = l.stg_id
             ORDER BY l.person_id, r.source_rank, r.record_date DESC NULLS LAST, r.stg_id DESC
-        ), snils AS (
+        ), snils_pick AS (
             SELECT DISTINCT ON (l.person_id) l.person_id, r.snils
             FROM register.person_link l
             JOIN register.int_person_record r ON r.entity = l.entity AND r.stg_id = l.stg_id
             WHERE r.snils IS NOT NULL
             ORDER BY l.person_id, r.source_rank, r.record_date DESC NULLS LAST
+        ), snils AS (
+            SELECT person_id, CASE WHEN row_number() OVER (PARTITION BY snils ORDER BY person_id) = 1 THEN snils END
+                   AS snils
+            FROM snils_pick
         ), place AS (
             SELECT DISTINCT ON (l.person_id) l.person_id, r.oktmo
             FROM register.person_link l
@@ -134,3 +273,223 @@ def refresh_golden(cur) -> None:
           AND (p.surname, p.first_name, p.patronymic, p.sex, p.birth_date, p.snils, p.oktmo, p.death_date)
               IS DISTINCT FROM (ranked.surname, ranked.first_name, ranked.patronymic, ranked.sex, ranked.birth_date,
                                 snils.snils, place.oktmo, death.death_date)""")
+    # a person whose links all moved away (merged) keeps no golden identity of its own
+    cur.execute("""UPDATE register.person p SET snils = NULL, updated_at = now()
+        WHERE p.status = 'merged' AND p.snils IS NOT NULL""")
+
+
+# ---- decisions, merges, unmerges ----------------------------------------------------------------------
+def resolve(cur, rid: str) -> tuple[int, str]:
+    """(person_id, status) of a register ID, following merge redirects to the person it lives on in."""
+    cur.execute("SELECT person_id, merged_into FROM register.person WHERE register_id = %s", (rid,))
+    row = cur.fetchone()
+    if not row:
+        raise LookupError(f"no person {rid}")
+    person, target = row
+    seen = {person}
+    while target is not None:
+        person = target
+        cur.execute("SELECT merged_into FROM register.person WHERE person_id = %s", (person,))
+        target = cur.fetchone()[0]
+        if target in seen:
+            raise RuntimeError(f"merge redirect loop at {rid}")
+        seen.add(person)
+    return person, "merged" if len(seen) > 1 else "active"
+
+
+def _person_of(cur, entity: str, stg_id: int) -> int:
+    cur.execute("SELECT person_id FROM register.person_link WHERE entity = %s AND stg_id = %s", (entity, stg_id))
+    row = cur.fetchone()
+    if not row:
+        raise LookupError(f"record {entity}:{stg_id} is not linked")
+    return row[0]
+
+
+def decide(review_id: int, decision: str, actor: str, comment: str | None = None) -> dict:
+    """Record a decision on a review pair and carry it out: 'match' merges the two persons,
+    'no_match' detaches the right-hand record when the two were joined."""
+    if decision not in ("match", "no_match"):
+        raise ValueError("decision is match or no_match")
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT entity_l, stg_id_l, entity_r, stg_id_r FROM register.review WHERE review_id = %s"
+                    " FOR UPDATE", (review_id,))
+        row = cur.fetchone()
+        if not row:
+            raise LookupError(f"no review item {review_id}")
+        cur.execute("UPDATE register.review SET status = 'decided', decision = %s, decided_by = %s,"
+                    " decided_at = now(), comment = %s WHERE review_id = %s", (decision, actor, comment, review_id))
+        return _carry_out(cur, review_id, *row, decision, actor, comment)
+
+
+def decide_pair(left: tuple[str, int], right: tuple[str, int], decision: str, actor: str,
+                comment: str | None = None) -> dict:
+    """A decision on any two records, reviewed or not (e.g. an automatic link found wrong)."""
+    if decision not in ("match", "no_match"):
+        raise ValueError("decision is match or no_match")
+    (el, sl), (er, sr) = sorted([left, right], key=lambda x: (ENTITIES.index(x[0]), x[1]))
+    with db.transaction() as conn, conn.cursor() as cur:
+        _person_of(cur, el, sl), _person_of(cur, er, sr)  # both must exist
+        cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, status, decision,
+                decided_by, decided_at, comment) VALUES (%s, %s, %s, %s, 'manual', 'decided', %s, %s, now(), %s)
+            ON CONFLICT (entity_l, stg_id_l, entity_r, stg_id_r) DO UPDATE SET status = 'decided',
+                decision = excluded.decision, decided_by = excluded.decided_by, decided_at = now(),
+                comment = excluded.comment
+            RETURNING review_id""", (el, sl, er, sr, decision, actor, comment))
+        return _carry_out(cur, cur.fetchone()[0], el, sl, er, sr, decision, actor, comment)
+
+
+def _carry_out(cur, review_id, el, sl, er, sr, decision, actor, comment) -> dict:
+    a, b = _person_of(cur, el, sl), _person_of(cur, er, sr)
+    out = {"review_id": review_id, "decision": decision}
+    if decision == "match" and a != b:
+        out["merged"] = _merge(cur, min(a, b), max(a, b), actor, comment, review_id)
+    elif decision == "no_match" and a == b:
+        out["detached"] = _detach(cur, er, sr, actor, comment)
+    refresh_golden(cur)
+    return out
+
+
+def merge(rid_a: str, rid_b: str, actor: str, comment: str | None = None) -> dict:
+    """Merge two persons by hand: recorded as a decided review pair, so later runs keep it."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        a, _ = resolve(cur, rid_a)
+        b, _ = resolve(cur, rid_b)
+        if a == b:
+            raise ValueError(f"{rid_a} and {rid_b} are one person already")
+        kept, gone = min(a, b), max(a, b)
+        (el, sl), (er, sr) = _first_record(cur, kept), _first_record(cur, gone)
+        cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, status, decision,
+                decided_by, decided_at, comment) VALUES (%s, %s, %s, %s, 'manual_merge', 'decided', 'match', %s, now(), %s)
+            ON CONFLICT (entity_l, stg_id_l, entity_r, stg_id_r) DO UPDATE SET status = 'decided', decision = 'match',
+                decided_by = excluded.decided_by, decided_at = now(), comment = excluded.comment
+            RETURNING review_id""", (el, sl, er, sr, actor, comment))
+        review_id = cur.fetchone()[0]
+        out = _merge(cur, kept, gone, actor, comment, review_id)
+        refresh_golden(cur)
+    return out
+
+
+def _first_record(cur, person: int) -> tuple[str, int]:
+    cur.execute("SELECT entity, stg_id FROM register.person_link WHERE person_id = %s"
+                " ORDER BY array_position(%s::text[], entity), stg_id LIMIT 1", (person, ENTITIES))
+    row = cur.fetchone()
+    if not row:
+        raise LookupError(f"person {register_id(person)} has no records")
+    return row
+
+
+def _merge(cur, kept: int, gone: int, actor: str, reason: str | None, review_id: int | None) -> dict:
+    cur.execute("UPDATE register.person_link SET person_id = %s, linked_by = %s WHERE person_id = %s"
+                " RETURNING entity, stg_id", (kept, actor, gone))
+    moved = cur.fetchall()
+    cur.execute("UPDATE register.person SET status = 'merged', merged_into = %s, updated_at = now()"
+                " WHERE person_id = %s", (kept, gone))
+    cur.execute("UPDATE register.person SET merged_into = %s WHERE merged_into = %s", (kept, gone))  # no chains
+    cur.execute("INSERT INTO register.merge (kept_person_id, merged_person_id, moved_links, review_id, actor, reason)"
+                " VALUES (%s, %s, %s, %s, %s, %s)", (kept, gone, json.dumps(moved), review_id, actor, reason))
+    db.copy_rows(cur, "register.link_history", ["action", "entity", "stg_id", "person_id", "from_person_id", "actor",
+                                                "reason"],
+                 [("merge", e, s, kept, gone, actor, reason) for e, s in moved])
+    return {"kept": register_id(kept), "merged": register_id(gone), "moved_links": len(moved)}
+
+
+def unmerge(rid: str, actor: str, comment: str | None = None) -> dict:
+    """Undo the latest merge of the person that `rid` was: its links go back, its ID is active again,
+    and the pair is recorded as 'no_match' so that no later run joins them."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT person_id FROM register.person WHERE register_id = %s", (rid,))
+        row = cur.fetchone()
+        if not row:
+            raise LookupError(f"no person {rid}")
+        gone = row[0]
+        cur.execute("SELECT merge_id, kept_person_id, moved_links, review_id FROM register.merge"
+                    " WHERE merged_person_id = %s AND undone_at IS NULL ORDER BY merged_at DESC LIMIT 1 FOR UPDATE",
+                    (gone,))
+        row = cur.fetchone()
+        if not row:
+            raise LookupError(f"{rid} was not merged into anyone")
+        merge_id, kept, moved, review_id = row
+        cur.execute("SELECT person_id FROM register.person_link WHERE (entity, stg_id) IN"
+                    " (SELECT x->>0, (x->>1)::bigint FROM jsonb_array_elements(%s::jsonb) x)", (json.dumps(moved),))
+        holders = {r[0] for r in cur.fetchall()}
+        cur.execute("UPDATE register.person_link SET person_id = %s, linked_by = %s WHERE (entity, stg_id) IN"
+                    " (SELECT x->>0, (x->>1)::bigint FROM jsonb_array_elements(%s::jsonb) x)",
+                    (gone, actor, json.dumps(moved)))
+        cur.execute("UPDATE register.person SET status = 'active', merged_into = NULL, updated_at = now()"
+                    " WHERE person_id = %s", (gone,))
+        cur.execute("UPDATE register.merge SET undone_at = now(), undone_by = %s WHERE merge_id = %s", (actor, merge_id))
+        if review_id is not None:
+            cur.execute("UPDATE register.review SET decision = 'no_match', decided_by = %s, decided_at = now(),"
+                        " comment = %s WHERE review_id = %s", (actor, comment or "unmerged", review_id))
+        db.copy_rows(cur, "register.link_history", ["action", "entity", "stg_id", "person_id", "from_person_id",
+                                                    "actor", "reason"],
+                     [("unmerge", e, s, gone, kept, actor, comment) for e, s in moved])
+        refresh_golden(cur)
+    return {"restored": rid, "from": register_id(kept), "moved_links": len(moved),
+            "records_had_moved_on": sorted(register_id(h) for h in holders - {kept})}
+
+
+def _detach(cur, entity: str, stg_id: int, actor: str, reason: str | None) -> str:
+    old = _person_of(cur, entity, stg_id)
+    (new,) = _draw_ids(cur, 1)
+    cur.execute("INSERT INTO register.person (person_id, register_id) VALUES (%s, %s)", (new, register_id(new)))
+    cur.execute("UPDATE register.person_link SET person_id = %s, rule = 'manual', linked_by = %s, match_weight = NULL,"
+                " explanation = NULL WHERE entity = %s AND stg_id = %s", (new, actor, entity, stg_id))
+    cur.execute("INSERT INTO register.link_history (action, entity, stg_id, person_id, from_person_id, actor, reason)"
+                " VALUES ('detach', %s, %s, %s, %s, %s, %s)", (entity, stg_id, new, old, actor, reason))
+    return register_id(new)
+
+
+# ---- review listing ---------------------------------------------------------------------------------
+def review_items(status: str = "open", limit: int = 50) -> list[dict]:
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("""SELECT v.review_id, v.reason, v.match_weight, v.status, v.decision,
+                   pl.register_id, pr.register_id, v.entity_l, v.stg_id_l, v.entity_r, v.stg_id_r
+            FROM register.review v
+            LEFT JOIN register.person_link ll ON ll.entity = v.entity_l AND ll.stg_id = v.stg_id_l
+            LEFT JOIN register.person pl ON pl.person_id = ll.person_id
+            LEFT JOIN register.person_link lr ON lr.entity = v.entity_r AND lr.stg_id = v.stg_id_r
+            LEFT JOIN register.person pr ON pr.person_id = lr.person_id
+            WHERE %s = 'all' OR v.status = %s ORDER BY v.match_weight DESC NULLS LAST, v.review_id LIMIT %s""",
+                    (status, status, limit))
+        keys = ["review_id", "reason", "match_weight", "status", "decision", "register_id_l", "register_id_r",
+                "entity_l", "stg_id_l", "entity_r", "stg_id_r"]
+        return [dict(zip(keys, r)) for r in cur.fetchall()]
+
+
+def review_item(review_id: int) -> dict:
+    """One review pair side by side: both records as staged, and the per-field contributions."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        sqlmodels.apply_views(cur)
+        cur.execute("SELECT entity_l, stg_id_l, entity_r, stg_id_r, reason, match_weight, explanation, status,"
+                    " decision, decided_by, comment FROM register.review WHERE review_id = %s", (review_id,))
+        row = cur.fetchone()
+        if not row:
+            raise LookupError(f"no review item {review_id}")
+        el, sl, er, sr, reason, w, expl, status, decision, by, comment = row
+        sides = []
+        for e, s in ((el, sl), (er, sr)):
+            cur.execute("SELECT r.natural_id, r.snils, r.surname, r.first_name, r.patronymic, r.sex, r.birth_date,"
+                        " r.address, r.oktmo, p.register_id FROM register.int_person_record r"
+                        " LEFT JOIN register.person_link l ON l.entity = r.entity AND l.stg_id = r.stg_id"
+                        " LEFT JOIN register.person p ON p.person_id = l.person_id"
+                        " WHERE r.entity = %s AND r.stg_id = %s", (e, s))
+            vals = cur.fetchone() or (None,) * 10
+            sides.append(dict(zip(["natural_id", "snils", "surname", "first_name", "patronymic", "sex", "birth_date",
+                                   "address", "oktmo", "register_id"], vals), entity=e, stg_id=s))
+    return {"review_id": review_id, "reason": reason, "match_weight": w, "explanation": expl, "status": status,
+            "decision": decision, "decided_by": by, "comment": comment, "left": sides[0], "right": sides[1]}
+
+
+def export_csv(path: Path) -> int:
+    """Record → register ID, for analysts (`ltcreg register export`)."""
+    with db.transaction() as conn, conn.cursor() as cur, open(path, "w", encoding="utf-8", newline="") as f:
+        cur.execute("SELECT l.entity, l.stg_id, p.register_id, l.rule, l.match_weight FROM register.person_link l"
+                    " JOIN register.person p USING (person_id) ORDER BY 1, 2")
+        w = csv.writer(f)
+        w.writerow(["entity", "stg_id", "register_id", "rule", "match_weight"])
+        n = 0
+        for row in cur:
+            w.writerow(row)
+            n += 1
+    return n

@@ -179,11 +179,10 @@ class Clusterer:
                 self._union(a, b)
 
     def run(self, edges, link_weight: float, review_weight: float) -> None:
-        """edges: (l, r, weight) sorted by weight descending, then l, r (a deterministic order)."""
+        """edges: (l, r, weight) sorted by weight descending, then l, r (a deterministic order): every pair
+        at or above the review weight, and every pair sharing a valid SNILS whatever its weight."""
         weak = []
         for l, r, w in edges:
-            if w < review_weight:
-                break
             if w < link_weight:
                 weak.append((l, r, w))
                 continue
@@ -199,7 +198,11 @@ class Clusterer:
             else:
                 self.decisions.append(Decision(l, r, w, f"refused:{reason}"))
         for l, r, w in weak:  # the uncertain band: a person should look, unless the pair is joined anyway
-            if self.find(l) != self.find(r):
+            if self.find(l) == self.find(r):
+                continue
+            if self.records[l][0] and self.records[l][0] == self.records[r][0]:
+                self.decisions.append(Decision(l, r, w, "review:snils_conflict"))  # one SNILS, two people?
+            elif w >= review_weight:
                 self.decisions.append(Decision(l, r, w, "review:uncertain"))
 
     def labels(self) -> list[int]:

@@ -40,7 +40,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 
 
 def link(con, settings: dict | None = None, model: Model | None = None, incremental: bool = False,
-         manual: tuple[list, list] = ([], []), train_seed: int = 1) -> Result:
+         manual: tuple[list, list] = ([], []), train_seed: int = 1, features_built: bool = False) -> Result:
     """Link the records of `linkage_input`. Without a model, one is trained on the input itself."""
     settings = settings or load_settings()
     t = time.perf_counter()
@@ -52,18 +52,21 @@ def link(con, settings: dict | None = None, model: Model | None = None, incremen
         timings[name] = round(now - t, 2)
         t = now
 
-    n = features.build(con)
+    n = con.execute("SELECT count(*) FROM rec").fetchone()[0] if features_built else features.build(con)
     lap("features")
     if model is None:
         model = train.train(con, settings, seed=train_seed)
         lap("train")
+    else:
+        model = model.for_records(n)
     n_pairs = pairs.score(con, settings, model, incremental=incremental)
     lap("score")
     th = settings["thresholds"]
     link_w, review_w = weight_of(th["link_probability"]), weight_of(th["review_probability"])
     records = con.execute(
         "SELECT snils, fn, dob, dob_year, dob_imprecise, sex, fixed FROM rec ORDER BY rid").fetchall()
-    edges = con.execute(f"SELECT l, r, w FROM pairs WHERE w >= {review_w!r} ORDER BY w DESC, l, r").fetchnumpy()
+    edges = con.execute(f"SELECT l, r, w FROM pairs WHERE w >= {review_w!r} OR g_snils = 0"
+                        f" ORDER BY w DESC, l, r").fetchnumpy()
     lap("fetch")
     c = Clusterer(records, settings["guards"])
     fixed = con.execute("SELECT list(rid ORDER BY rid) FROM rec WHERE fixed IS NOT NULL GROUP BY fixed"

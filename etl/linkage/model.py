@@ -31,6 +31,15 @@ class Model:
         p = self.levels[comparison][label]
         return math.log2(p["m"] / p["u"])
 
+    def for_records(self, n: int) -> "Model":
+        """The model for a data set of n records. Matching pairs grow with n, all pairs with n², so the
+        prior trained on `meta.records` records scales by (trained - 1) / (n - 1)."""
+        trained = self.meta.get("records")
+        if not trained or n < 2 or trained == n:
+            return self
+        prior = min(max(self.prior * (trained - 1) / (n - 1), 1e-12), 0.5)
+        return Model(prior=prior, levels=self.levels, meta={**self.meta, "rescaled_to_records": n})
+
     @property
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1 - self.prior))

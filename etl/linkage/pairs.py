@@ -33,19 +33,24 @@ def compare(con, settings: dict, pair_table: str, out: str) -> None:
         SELECT p.l, p.r, {', '.join(cols)} FROM {pair_table} p JOIN rec l ON l.rid = p.l JOIN rec r ON r.rid = p.r""")
 
 
-def term_frequencies(con, settings: dict) -> None:
-    """Tables tf_<comparison>(v, f): the share of records carrying each value of a tf column."""
+def term_frequencies(con, settings: dict, model: Model) -> None:
+    """Tables tf_<comparison>(v, f): the share of records carrying each value of a tf column, shrunk
+    towards the model's u of exact agreement by `tf_prior_records` pseudo-records, so that a small
+    register (where every name is 'frequent') does not distort the weights."""
+    k = settings["training"].get("tf_prior_records", 0)
     for c in settings["comparisons"]:
         if col := c.get("tf_column"):
+            u = model.levels[c["name"]]["exact"]["u"]
             con.execute(f"""CREATE OR REPLACE TEMP TABLE tf_{c['name']} AS
-                SELECT {col} AS v, count(*) / sum(count(*)) OVER () AS f FROM rec WHERE {col} IS NOT NULL GROUP BY 1""")
+                SELECT {col} AS v, (count(*) + {k} * {u!r}) / (sum(count(*)) OVER () + {k}) AS f
+                FROM rec WHERE {col} IS NOT NULL GROUP BY 1""")
 
 
 def score(con, settings: dict, model: Model, incremental: bool = False) -> int:
     """Create table `pairs(l, r, g_..., w)`: candidate pairs with their total match weight."""
     candidates(con, settings, incremental)
     compare(con, settings, "cand", "pairs_g")
-    term_frequencies(con, settings)
+    term_frequencies(con, settings, model)
     adjust, joins = [], []
     for c in settings["comparisons"]:
         if c.get("tf_column"):
