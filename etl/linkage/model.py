@@ -77,7 +77,7 @@ def gamma_sql(comparison: dict) -> str:
 
 def weight_sql(comparison: dict, model: Model) -> str:
     g = f"g_{comparison['name']}"
-    whens = " ".join(f"WHEN {i} THEN {model.weight(comparison['name'], lvl['label'])!r}"
+    whens = " ".join(f"WHEN {i} THEN CAST({model.weight(comparison['name'], lvl['label'])!r} AS DOUBLE)"
                      for i, lvl in enumerate(comparison["levels"]))
     return f"(CASE {g} {whens} ELSE 0.0 END)"
 

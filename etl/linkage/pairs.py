@@ -42,7 +42,7 @@ def term_frequencies(con, settings: dict, model: Model) -> None:
         if col := c.get("tf_column"):
             u = model.levels[c["name"]]["exact"]["u"]
             con.execute(f"""CREATE OR REPLACE TEMP TABLE tf_{c['name']} AS
-                SELECT {col} AS v, (count(*) + {k} * {u!r}) / (sum(count(*)) OVER () + {k}) AS f
+                SELECT {col} AS v, (count(*) + {k} * CAST({u!r} AS DOUBLE)) / (sum(count(*)) OVER () + {k}) AS f
                 FROM rec WHERE {col} IS NOT NULL GROUP BY 1""")
 
 
@@ -58,8 +58,8 @@ def score(con, settings: dict, model: Model, incremental: bool = False) -> int:
             level = next(i for i, lvl in enumerate(c["levels"]) if lvl["label"] == "exact")
             u = model.levels[n]["exact"]["u"]
             joins.append(f"LEFT JOIN tf_{n} ON tf_{n}.v = g.v_{n}")
-            adjust.append(f"CASE WHEN g.g_{n} = {level} THEN log2({u!r} / tf_{n}.f) ELSE 0.0 END AS a_{n}")
-    weight = " + ".join([repr(model.prior_weight)] + [weight_sql(c, model) for c in settings["comparisons"]]
+            adjust.append(f"CASE WHEN g.g_{n} = {level} THEN log2(CAST({u!r} AS DOUBLE) / tf_{n}.f) ELSE 0.0 END AS a_{n}")
+    weight = " + ".join([f"CAST({model.prior_weight!r} AS DOUBLE)"] + [weight_sql(c, model) for c in settings["comparisons"]]
                         + [f"a_{c['name']}" for c in settings["comparisons"] if c.get("tf_column")])
     con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
         WITH a AS (SELECT g.*{''.join(', ' + x for x in adjust)} FROM pairs_g g {' '.join(joins)})
