@@ -164,7 +164,8 @@ def cmd_dedup(a) -> int:
     try:
         result = dedup_csv(Path(a.input), Path(a.output), model_path=Path(a.model) if a.model else None,
                            explain_path=Path(a.explain) if a.explain else None,
-                           save_model=Path(a.save_model) if a.save_model else None, threads=a.threads)
+                           save_model=Path(a.save_model) if a.save_model else None, threads=a.threads,
+                           existing=Path(a.existing) if a.existing else None)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -289,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     dd.add_argument("--model", help="a trained model JSON (default: train on the input)")
     dd.add_argument("--save-model", help="write the model used to this JSON")
     dd.add_argument("--explain", help="write every decided pair with its per-field contributions to this CSV")
+    dd.add_argument("--existing", help="an earlier output: its records keep their register ids; only the others "
+                                       "are linked (an increment)")
     dd.add_argument("--threads", type=int)
     dd.set_defaults(func=cmd_dedup)
 

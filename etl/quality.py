@@ -133,6 +133,13 @@ SUITES = [
             # sample register ids, never the SNILS itself
             "SELECT min(register_id) AS register_id, count(*) AS persons FROM {batch} WHERE snils IS NOT NULL "
             "GROUP BY snils HAVING count(*) > 1")),
+        Check("links_point_to_active_persons", "UnexpectedRowsExpectation", rows(
+            # a merged person is a redirect: its records must have moved to the person it was merged into
+            "SELECT l.entity, l.stg_id FROM {batch} AS b JOIN register.person_link l ON l.person_id = b.person_id "
+            "WHERE b.status <> 'active'")),
+        Check("redirects_end_at_active_persons", "UnexpectedRowsExpectation", rows(
+            "SELECT b.register_id FROM {batch} AS b JOIN register.person t ON t.person_id = b.merged_into "
+            "WHERE t.status <> 'active'")),
         Check("every_record_linked_once", "UnexpectedRowsExpectation", rows(
             "SELECT r.entity, r.stg_id FROM register.int_person_record r LEFT JOIN register.person_link l "
             "ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.person_id IS NULL "
@@ -257,8 +264,10 @@ def ensure_project(ctx=None, rewrite: bool = False):
             known = {e.description: e.id for e in gx_suite.expectations} if gx_suite is not None else {}
             for e in expectations:
                 e.id = known.get(e.description, e.id)
+            # GX takes Expectation objects only without ids; their configurations keep the ids
             gx_suite = ctx.suites.add_or_update(gx.ExpectationSuite(
-                name=suite.name, expectations=expectations, id=gx_suite.id if gx_suite is not None else None,
+                name=suite.name, expectations=[e.configuration for e in expectations],
+                id=gx_suite.id if gx_suite is not None else None,
                 meta={"schema": suite.schema, "table": suite.table}))
         vd = _get(ctx.validation_definitions, suite.name)
         if vd is None or rewrite:

@@ -233,49 +233,62 @@ def _draw_ids(cur, n: int) -> list[int]:
 
 # ---- golden record ----------------------------------------------------------------------------------
 def refresh_golden(cur) -> None:
-    """Golden attributes by source rank, then recency; death only from ЗАГС. A SNILS already held by an
-    older person is left empty on the newer one (the pair is in review: two persons, one SNILS)."""
+    """Golden attributes by the source-trust table (ref.source_trust, survivorship as data), then
+    recency; death only from ЗАГС. Each attribute's source record is kept in `golden_source`. A SNILS
+    already held by an older person is left empty on the newer one (the pair is in review)."""
     cur.execute("""
-        WITH ranked AS (
-            SELECT DISTINCT ON (l.person_id) l.person_id, r.surname, r.first_name, r.patronymic, r.sex,
-                   r.birth_date
+        WITH rec AS (
+            SELECT l.person_id, t.attribute, t.rank, r.entity, r.stg_id, r.record_date, r.surname, r.first_name,
+                   r.patronymic, r.sex, r.birth_date, r.snils, r.oktmo
             FROM register.person_link l
             JOIN register.int_person_record r ON r.entity = l.entity AND r.stg_id = l.stg_id
-            ORDER BY l.person_id, r.source_rank, r.record_date DESC NULLS LAST, r.stg_id DESC
+            JOIN ref.source_trust t ON t.entity = r.entity
+        ), ranked AS (
+            -- within a source: a name written in Cyrillic and complete beats a transliterated or partial one
+            SELECT DISTINCT ON (person_id) * FROM rec WHERE attribute = 'identity'
+            ORDER BY person_id, rank, (surname ~ '[А-ЯЁа-яё]') DESC NULLS LAST,
+                     (patronymic IS NOT NULL AND length(first_name) > 2) DESC, record_date DESC NULLS LAST, stg_id DESC
         ), snils_pick AS (
-            SELECT DISTINCT ON (l.person_id) l.person_id, r.snils
-            FROM register.person_link l
-            JOIN register.int_person_record r ON r.entity = l.entity AND r.stg_id = l.stg_id
-            WHERE r.snils IS NOT NULL
-            ORDER BY l.person_id, r.source_rank, r.record_date DESC NULLS LAST
+            SELECT DISTINCT ON (person_id) person_id, snils, entity, stg_id FROM rec
+            WHERE attribute = 'snils' AND snils IS NOT NULL
+            ORDER BY person_id, rank, record_date DESC NULLS LAST, stg_id DESC
         ), snils AS (
-            SELECT person_id, CASE WHEN row_number() OVER (PARTITION BY snils ORDER BY person_id) = 1 THEN snils END
-                   AS snils
+            SELECT person_id, entity, stg_id,
+                   CASE WHEN row_number() OVER (PARTITION BY snils ORDER BY person_id) = 1 THEN snils END AS snils
             FROM snils_pick
         ), place AS (
-            SELECT DISTINCT ON (l.person_id) l.person_id, r.oktmo
-            FROM register.person_link l
-            JOIN register.int_person_record r ON r.entity = l.entity AND r.stg_id = l.stg_id
-            WHERE r.oktmo IS NOT NULL
-            ORDER BY l.person_id, r.source_rank, r.record_date DESC NULLS LAST
+            SELECT DISTINCT ON (person_id) person_id, oktmo, entity, stg_id FROM rec
+            WHERE attribute = 'place' AND oktmo IS NOT NULL
+            ORDER BY person_id, rank, record_date DESC NULLS LAST, stg_id DESC
         ), death AS (
-            SELECT l.person_id, min(d.death_date) AS death_date
-            FROM register.person_link l JOIN staging.smev_death d ON l.entity = 'smev_death' AND d.stg_id = l.stg_id
-            GROUP BY l.person_id
+            SELECT DISTINCT ON (person_id) person_id, record_date AS death_date, entity, stg_id FROM rec
+            WHERE attribute = 'death' AND record_date IS NOT NULL
+            ORDER BY person_id, rank, record_date, stg_id
+        ), golden AS (
+            SELECT ranked.person_id, ranked.surname, ranked.first_name, ranked.patronymic, ranked.sex,
+                   ranked.birth_date, snils.snils, place.oktmo, death.death_date,
+                   jsonb_strip_nulls(jsonb_build_object(
+                       'identity', jsonb_build_array(ranked.entity, ranked.stg_id),
+                       'snils', CASE WHEN snils.snils IS NOT NULL THEN jsonb_build_array(snils.entity, snils.stg_id) END,
+                       'place', CASE WHEN place.oktmo IS NOT NULL THEN jsonb_build_array(place.entity, place.stg_id) END,
+                       'death', CASE WHEN death.death_date IS NOT NULL
+                                     THEN jsonb_build_array(death.entity, death.stg_id) END)) AS golden_source
+            FROM ranked
+            LEFT JOIN snils USING (person_id) LEFT JOIN place USING (person_id) LEFT JOIN death USING (person_id)
         )
         UPDATE register.person p
-        SET surname = ranked.surname, first_name = ranked.first_name, patronymic = ranked.patronymic,
-            sex = ranked.sex, birth_date = ranked.birth_date, snils = snils.snils, oktmo = place.oktmo,
-            death_date = death.death_date, updated_at = now()
-        FROM ranked
-        LEFT JOIN snils USING (person_id) LEFT JOIN place USING (person_id) LEFT JOIN death USING (person_id)
-        WHERE p.person_id = ranked.person_id
-          AND (p.surname, p.first_name, p.patronymic, p.sex, p.birth_date, p.snils, p.oktmo, p.death_date)
-              IS DISTINCT FROM (ranked.surname, ranked.first_name, ranked.patronymic, ranked.sex, ranked.birth_date,
-                                snils.snils, place.oktmo, death.death_date)""")
+        SET surname = g.surname, first_name = g.first_name, patronymic = g.patronymic, sex = g.sex,
+            birth_date = g.birth_date, snils = g.snils, oktmo = g.oktmo, death_date = g.death_date,
+            golden_source = g.golden_source, updated_at = now()
+        FROM golden g
+        WHERE p.person_id = g.person_id
+          AND (p.surname, p.first_name, p.patronymic, p.sex, p.birth_date, p.snils, p.oktmo, p.death_date,
+               p.golden_source)
+              IS DISTINCT FROM (g.surname, g.first_name, g.patronymic, g.sex, g.birth_date, g.snils, g.oktmo,
+                                g.death_date, g.golden_source)""")
     # a person whose links all moved away (merged) keeps no golden identity of its own
-    cur.execute("""UPDATE register.person p SET snils = NULL, updated_at = now()
-        WHERE p.status = 'merged' AND p.snils IS NOT NULL""")
+    cur.execute("""UPDATE register.person p SET snils = NULL, golden_source = NULL, updated_at = now()
+        WHERE p.status = 'merged' AND (p.snils IS NOT NULL OR p.golden_source IS NOT NULL)""")
 
 
 # ---- decisions, merges, unmerges ----------------------------------------------------------------------

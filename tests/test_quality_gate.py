@@ -58,6 +58,13 @@ def test_clean_run_publishes_and_records_results(loaded):
     ("UPDATE register.person SET snils = (SELECT snils FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
      "LIMIT 1) WHERE person_id = (SELECT person_id FROM register.person WHERE snils IS NOT NULL ORDER BY person_id "
      "OFFSET 1 LIMIT 1)", "register", "one_person_per_valid_snils", 1),
+    ("UPDATE register.person SET status = 'merged', merged_into = (SELECT min(person_id) FROM register.person) "
+     "WHERE person_id = (SELECT max(person_id) FROM register.person)", "register", "links_point_to_active_persons",
+     None),
+    ("UPDATE register.person SET status = 'merged', merged_into = CASE WHEN person_id = (SELECT min(person_id) FROM "
+     "register.person) THEN (SELECT max(person_id) FROM register.person) ELSE (SELECT min(person_id) FROM "
+     "register.person) END WHERE person_id IN ((SELECT min(person_id) FROM register.person), (SELECT max(person_id) "
+     "FROM register.person))", "register", "redirects_end_at_active_persons", 2),
     ("UPDATE staging.health_referral SET snils = '11223344596' WHERE stg_id = (SELECT min(stg_id) FROM "
      "staging.health_referral)", "staging", "snils_checksum_valid", 1),
     ("UPDATE staging.smev_application SET birth_date = NULL WHERE stg_id = (SELECT min(stg_id) FROM "

@@ -66,6 +66,11 @@ def test_links_by_snils_and_by_name_birth_date_with_explanations(clean_db, tmp_p
     assert by["B"][2]["snils"][0] == "exact"
     history = query("SELECT action, count(*) FROM register.link_history GROUP BY 1 ORDER BY 1")
     assert history == [("link", 3), ("new", 2)]
+    # golden record: the latest Cyrillic record of the most trusted source, with lineage to it
+    [(surname, golden)] = query("SELECT surname, golden_source FROM register.person WHERE register_id = %s",
+                                (person_of("A"),))
+    assert surname == "семенова" and golden["identity"] == list(record_of("C"))
+    assert golden["snils"] == list(record_of("B"))
 
 
 def test_two_valid_snils_are_two_people(clean_db, tmp_path):

@@ -105,8 +105,12 @@ def explanations(con, result: Result, outcomes: tuple[str, ...] = ("link", "revi
 
 
 def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = None, explain_path: Path | None = None,
-              save_model: Path | None = None, threads: int | None = None) -> Result:
-    """`ltcreg dedup`: a CSV of person records in, `record_id, register_id` out."""
+              save_model: Path | None = None, threads: int | None = None, existing: Path | None = None) -> Result:
+    """`ltcreg dedup`: a CSV of person records in, `record_id, register_id` out.
+
+    With `existing` (an earlier output, record_id → register_id) the run is an increment: records
+    found there keep their register ids and are never regrouped; only the others are linked, to
+    those persons or into new ones, numbered after the highest existing id."""
     con = connect(threads)
     t0 = time.perf_counter()
     con.execute("CREATE TABLE raw AS SELECT * FROM read_csv(?, header = true, all_varchar = true, "
@@ -118,19 +122,40 @@ def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = Non
                       "count(*) - count(DISTINCT record_id) FROM raw").fetchone()
     if bad[0] or bad[1]:
         raise ValueError(f"{input_path}: record_id must be present and unique ({bad[0]} empty, {bad[1]} repeated)")
-    select = ", ".join(f"nullif(trim({c}), '') AS {c}" if c in cols else f"NULL::VARCHAR AS {c}"
+    select = ", ".join(f"nullif(trim(i.{c}), '') AS {c}" if c in cols else f"NULL::VARCHAR AS {c}"
                        for c in features.INPUT_COLUMNS)
-    con.execute(f"CREATE VIEW linkage_input AS SELECT {select}, rowid AS ord FROM raw")
+    if existing:
+        con.execute("CREATE TABLE prev AS SELECT record_id, register_id FROM read_csv(?, header = true, "
+                    "all_varchar = true)", [str(existing)])
+        con.execute(f"""CREATE VIEW linkage_input AS SELECT {select}, i.rowid AS ord,
+                dense_rank() OVER (ORDER BY p.register_id) * (p.register_id IS NOT NULL)::INT AS fixed0,
+                p.register_id IS NULL AS is_new, p.register_id AS prev_id
+            FROM raw i LEFT JOIN prev p ON p.record_id = trim(i.record_id)""")
+        con.execute("CREATE TABLE linkage_fixed AS SELECT * REPLACE (nullif(fixed0, 0) AS fixed0) FROM linkage_input")
+        con.execute("DROP VIEW linkage_input")
+        con.execute("CREATE VIEW linkage_input AS SELECT * EXCLUDE (fixed0), fixed0::BIGINT AS fixed FROM linkage_fixed")
+    else:
+        con.execute(f"CREATE VIEW linkage_input AS SELECT {select}, i.rowid AS ord FROM raw i")
     load_s = round(time.perf_counter() - t0, 2)
-    result = link(con, model=Model.load(model_path) if model_path else None)
+    result = link(con, model=Model.load(model_path) if model_path else None, incremental=bool(existing))
     result.timings = {"read": load_s, **result.timings}
     t = time.perf_counter()
     # Register ids numbered by each person's first record in the input: the same input, the same ids.
-    first: dict[int, int] = {}
-    for rid, root in enumerate(result.labels):
-        first.setdefault(root, len(first) + 1)
+    names: dict[int, str] = {}
+    start = 0
+    if existing:
+        prev = con.execute("SELECT r.rid, i.prev_id FROM rec r JOIN linkage_fixed i ON i.record_id = r.record_id"
+                           " WHERE i.prev_id IS NOT NULL").fetchall()
+        for rid, reg in prev:
+            names.setdefault(result.labels[rid], reg)
+        nums = [int(x[1:]) for _, x in prev if x[1:].isdigit()]
+        start = max(nums, default=0)
+    for root in result.labels:
+        if root not in names:
+            start += 1
+            names[root] = f"P{start:08d}"
     con.register("labels", pa.table({"rid": pa.array(range(len(result.labels)), pa.int64()),
-                                     "register_id": [f"P{first[root]:08d}" for root in result.labels]}))
+                                     "register_id": [names[root] for root in result.labels]}))
     con.execute(f"COPY (SELECT r.record_id, l.register_id FROM rec r JOIN labels l USING (rid) ORDER BY rid) "
                 f"TO '{_sql_path(output_path)}' (HEADER, DELIMITER ',')")
     if explain_path:
