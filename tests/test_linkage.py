@@ -151,3 +151,23 @@ def test_splink_baseline_runs(people, tmp_path):
     out = tmp_path / "splink.csv"
     run_baseline(folder / "records.csv", out)
     assert len(read_output(out)) == counts["records"]
+
+
+def test_dedup_increment_keeps_existing_ids(people, tmp_path):
+    folder, counts = people
+    lines = (folder / "records.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    old_input = tmp_path / "old_records.csv"
+    old_input.write_text("".join(lines[:-500]), encoding="utf-8")
+    old_out, model = tmp_path / "old.csv", tmp_path / "model.json"
+    dedup.dedup_csv(old_input, old_out, save_model=model)
+    before = read_output(old_out)
+    new_out = tmp_path / "new.csv"
+    result = dedup.dedup_csv(folder / "records.csv", new_out, model_path=model, existing=old_out)
+    after = read_output(new_out)
+    assert {k: after[k] for k in before} == before  # nobody already registered changes id
+    new_ids = {after[k] for k in after if k not in before} - set(before.values())
+    assert max(new_ids) > max(before.values())  # new persons are numbered after the existing ones
+    assert result.counts["candidate_pairs"] < 3000  # only pairs with a new record were compared
+    with open(folder / "truth.csv", encoding="utf-8") as f:
+        truth = {r["record_id"]: r["person_key"] for r in csv.DictReader(f)}
+    assert partition_metrics(truth, after)["f1"] > 0.99

@@ -36,6 +36,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
