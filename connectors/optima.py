@@ -39,7 +39,26 @@ TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing
         "report_id": ("text", True), "supplement_id": ("text", True), "recipient_id": ("text", True),
         "month": ("date", True), "service_code": ("text", True), "minutes_delivered": ("int", True),
         "assistant_id": ("text", False)}, False),
+    "contracts.csv": ("optima_contract", {
+        "contract_id": ("text", True), "recipient_id": ("text", True), "supplement_id": ("text", False),
+        "provider_id": ("text", False), "contract_date": ("date", True), "start_date": ("date", True),
+        "end_date": ("date", False)}, False),
+    "staff.csv": ("optima_staff", {
+        "staff_id": ("text", True), "role": ("text", True), "provider_id": ("text", False), "oktmo": ("text", False),
+        "hire_date": ("date", True), "leave_date": ("date", False), "is_relative": ("bool", False),
+        "relative_recipient_id": ("text", False), "previously_unemployed": ("bool", False),
+        "kept_main_job": ("bool", False)}, False),
+    "rentals.csv": ("optima_rental", {
+        "rental_id": ("text", True), "point_id": ("text", True), "oktmo": ("text", False),
+        "recipient_id": ("text", False), "item_code": ("text", True), "requested_date": ("date", True),
+        "issued_date": ("date", False), "returned_date": ("date", False)}, False),
+    "care_school.csv": ("optima_care_school", {
+        "training_id": ("text", True), "school_id": ("text", True), "oktmo": ("text", False),
+        "trainee_kind": ("text", True), "recipient_id": ("text", False), "training_date": ("date", True),
+        "hours": ("decimal", False)}, False),
 }
+STAFF_ROLES = {"care_assistant", "care_organiser", "needs_expert"}
+TRAINEE_KINDS = {"relative", "care_assistant", "other"}
 
 
 def read_manifest(z: zipfile.ZipFile) -> dict:
@@ -137,6 +156,21 @@ def check(entity: str, v: dict) -> None:
             raise CastError("negative_minutes", str(v["minutes_per_week"]))
         if v["end_date"] and v["end_date"] < v["start_date"]:
             raise CastError("inconsistent_dates", f"ends {v['end_date']} before it starts {v['start_date']}")
+    if entity == "optima_staff":
+        if v["role"] not in STAFF_ROLES:
+            raise CastError("unknown_code", f"role {v['role']!r} (expected {', '.join(sorted(STAFF_ROLES))})")
+        if v["leave_date"] and v["leave_date"] < v["hire_date"]:
+            raise CastError("inconsistent_dates", f"leaves {v['leave_date']} before hired {v['hire_date']}")
+        v["is_relative"] = bool(v["is_relative"])
+    if entity == "optima_care_school" and v["trainee_kind"] not in TRAINEE_KINDS:
+        raise CastError("unknown_code", f"trainee kind {v['trainee_kind']!r}")
+    if entity == "optima_rental":
+        if v["issued_date"] and v["issued_date"] < v["requested_date"]:
+            raise CastError("inconsistent_dates", f"issued {v['issued_date']} before requested {v['requested_date']}")
+        if v["returned_date"] and (not v["issued_date"] or v["returned_date"] < v["issued_date"]):
+            raise CastError("inconsistent_dates", "returned before it was issued")
+    if entity == "optima_contract" and v["end_date"] and v["end_date"] < v["start_date"]:
+        raise CastError("inconsistent_dates", f"ends {v['end_date']} before it starts {v['start_date']}")
     if entity == "optima_care_report":
         if v["minutes_delivered"] < 0:
             raise CastError("negative_minutes", str(v["minutes_delivered"]))

@@ -154,6 +154,13 @@ def days_in_month(d: dt.date) -> int:
     return (add_months(d, 1) - month_start(d)).days
 
 
+AIDS = ["functional_bed", "wheelchair", "walker", "anti_decubitus_mattress", "toilet_chair", "bath_seat"]
+
+
+def _iso(d: dt.date | None) -> str:
+    return d.isoformat() if d else ""
+
+
 class Generator:
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -530,6 +537,66 @@ class Generator:
                 encoding="utf-8")
         return n
 
+    def optima_operations(self) -> dict:
+        """Contracts, staff, rental points and care schools of the LTC system (OPTIMA tables)."""
+        rng, cfg = self.rng, self.cfg
+        by_recipient = {r["recipient_id"]: r for r in self.recipients}
+        contracts = []
+        for s in self.supplements:
+            signed = s["start"] - dt.timedelta(days=rng.randint(0, 5))
+            contracts.append([f"C-{s['supplement_id']}", s["recipient_id"], s["supplement_id"], s["provider"],
+                              _iso(signed), _iso(s["start"]), _iso(s["end"])])
+        staff = []
+        assistants = sorted({r["assistant"] for r in self.reports})
+        receiving = [r for r in self.recipients if r["status"] in ("receiving", "exited")]
+        for sid in assistants:
+            hired = self.date_between(dt.date(2021, 1, 1), cfg.start + dt.timedelta(days=200))
+            left = self.date_between(hired + dt.timedelta(days=90), cfg.as_of) if rng.random() < 0.15 else None
+            relative = rng.random() < 0.2 and bool(receiving)
+            staff.append([sid, "care_assistant", f"PRV{rng.randint(1, 12):03d}", rng.choice(self.munis)["oktmo"],
+                          _iso(hired), _iso(left), "да" if relative else "нет",
+                          rng.choice(receiving)["recipient_id"] if relative else "",
+                          "да" if rng.random() < 0.4 else "нет",
+                          ("да" if rng.random() < 0.6 else "нет") if relative else ""])
+        for role, prefix, n in (("care_organiser", "OR", max(2, len(assistants) // 10)),
+                                ("needs_expert", "EX", max(2, len(assistants) // 20))):
+            for i in range(1, n + 1):
+                hired = self.date_between(dt.date(2020, 1, 1), cfg.as_of - dt.timedelta(days=30))
+                left = self.date_between(hired + dt.timedelta(days=60), cfg.as_of) if rng.random() < 0.1 else None
+                staff.append([f"{prefix}{i:03d}", role, f"PRV{rng.randint(1, 12):03d}", rng.choice(self.munis)["oktmo"],
+                              _iso(hired), _iso(left), "нет", "", "", ""])
+        rentals, trainings = [], []
+        for s in self.supplements:
+            rec = by_recipient[s["recipient_id"]]
+            oktmo = rec["person"].oktmo
+            if rng.random() < 0.25:
+                requested = s["start"] + dt.timedelta(days=rng.randint(0, 30))
+                if requested <= cfg.as_of:
+                    issued = requested + dt.timedelta(days=rng.randint(0, 25))
+                    issued = issued if issued <= cfg.as_of and rng.random() < 0.9 else None
+                    returned = s["end"] if issued and s["end"] and s["end"] > issued else None
+                    rentals.append([f"RN{len(rentals) + 1:07d}", f"RP{oktmo[-5:]}", oktmo, s["recipient_id"],
+                                    rng.choice(AIDS), _iso(requested), _iso(issued), _iso(returned)])
+            if rng.random() < 0.3:
+                when = s["start"] + dt.timedelta(days=rng.randint(0, 60))
+                if when <= cfg.as_of:
+                    trainings.append([f"TR{len(trainings) + 1:07d}", f"SCH{oktmo[-5:]}", oktmo, "relative",
+                                      s["recipient_id"], _iso(when), rng.choice([4, 6, 8, 12])])
+        for sid in assistants:
+            if rng.random() < 0.5:
+                trainings.append([f"TR{len(trainings) + 1:07d}", "SCH-REG", "", "care_assistant", "",
+                                  _iso(self.date_between(cfg.start, cfg.as_of)), 16])
+        return {
+            "contracts.csv": (["contract_id", "recipient_id", "supplement_id", "provider_id", "contract_date",
+                               "start_date", "end_date"], contracts),
+            "staff.csv": (["staff_id", "role", "provider_id", "oktmo", "hire_date", "leave_date", "is_relative",
+                           "relative_recipient_id", "previously_unemployed", "kept_main_job"], staff),
+            "rentals.csv": (["rental_id", "point_id", "oktmo", "recipient_id", "item_code", "requested_date",
+                             "issued_date", "returned_date"], rentals),
+            "care_school.csv": (["training_id", "school_id", "oktmo", "trainee_kind", "recipient_id", "training_date",
+                                 "hours"], trainings),
+        }
+
     def write_optima(self, folder: Path) -> dict:
         rng = self.rng
         tables: dict[str, tuple[list[str], list[list]]] = {}
@@ -559,6 +626,7 @@ class Generator:
                                        "minutes_delivered", "assistant_id"],
                                       [[r["report_id"], r["supplement_id"], r["recipient_id"], r["month"].isoformat(),
                                         r["service"], r["minutes"], r["assistant"]] for r in self.reports])
+        tables.update(self.optima_operations())
         export_id = f"OPTIMA-{self.cfg.as_of:%Y%m%d}-{self.cfg.seed}"
         manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.0",
                     "period_from": self.cfg.start.isoformat(), "period_to": self.cfg.as_of.isoformat(), "files": []}
@@ -579,6 +647,8 @@ class Generator:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 z.writestr(info, data)
         return {"optima_" + f["name"].removesuffix(".csv"): f["rows"] for f in manifest["files"]}
+
+
 
 
 def smev_envelope(version: str, message_id: str, timestamp: str, sender: str, payload: str,

@@ -3,7 +3,9 @@
 Input: a DuckDB relation `linkage_input` of text columns (INPUT_COLUMNS, any may be NULL or empty),
 `ord` (a total order: record ids `rid` follow it, so results do not depend on scan order) and
 optionally `fixed` (the register person a record already belongs to) and `is_new`. Output: table
-`rec`, one row per input row, with the folded keys the comparisons and blocking rules read.
+`rec`, one row per input row, with the folded keys the comparisons and blocking rules read
+(`dob_sym` is the birth date with day and month in a fixed order where they could be swapped, so
+that a blocking rule on it finds swapped dates from either side).
 
 Names and birth dates repeat a lot, so their distinct values are folded by the Python rules of
 etl.normalize (one call per distinct value); SNILS and addresses are nearly unique per person, so
@@ -110,6 +112,7 @@ def build(con) -> int:
                ns.k AS sn, nf.k AS fn, left(nf.k, 1) AS fi, np.k AS pn, left(np.k, 1) AS pi,
                coalesce({sex}, np.sex_hint) AS sex,
                d.iso AS dob, d.year AS dob_year, coalesce(d.imprecise, FALSE) AS dob_imprecise, d.swap AS dob_swap,
+               least(d.iso, d.swap) AS dob_sym,
                d.problem AS dob_problem,
                {address_sql('i.address')} AS addr, nullif(trim(i.municipality), '') AS muni,
                {fixed} AS fixed, {is_new} AS is_new

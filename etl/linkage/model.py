@@ -75,13 +75,6 @@ def gamma_sql(comparison: dict) -> str:
     return f"CASE WHEN {comparison['null']} THEN -1 {whens} END"
 
 
-def weight_sql(comparison: dict, model: Model) -> str:
-    g = f"g_{comparison['name']}"
-    whens = " ".join(f"WHEN {i} THEN CAST({model.weight(comparison['name'], lvl['label'])!r} AS DOUBLE)"
-                     for i, lvl in enumerate(comparison["levels"]))
-    return f"(CASE {g} {whens} ELSE 0.0 END)"
-
-
 def explain(settings: dict, model: Model, gammas: dict[str, int], adjustments: dict[str, float] | None = None) -> dict:
     """Per-field contributions of one pair: {comparison: [level label, weight]} plus the prior; a
     term-frequency adjustment is included in its comparison's weight."""

@@ -6,7 +6,7 @@ records of the same register person (they are linked already).
 """
 from __future__ import annotations
 
-from etl.linkage.model import Model, gamma_sql, weight_sql
+from etl.linkage.model import Model, gamma_sql
 
 
 def candidates(con, settings: dict, incremental: bool = False) -> int:
@@ -14,13 +14,8 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
     extra = ""
     if incremental:
         extra = " AND (l.is_new OR r.is_new) AND (l.fixed IS NULL OR r.fixed IS NULL OR l.fixed <> r.fixed)"
-    parts = []
-    for rule in settings["blocking_rules"]:
-        if rule.get("asymmetric"):
-            parts.append(f"SELECT least(l.rid, r.rid) AS l, greatest(l.rid, r.rid) AS r FROM rec l JOIN rec r"
-                         f" ON {rule['sql']} AND l.rid <> r.rid{extra}")
-        else:
-            parts.append(f"SELECT l.rid AS l, r.rid AS r FROM rec l JOIN rec r ON {rule['sql']} AND l.rid < r.rid{extra}")
+    parts = [f"SELECT l.rid AS l, r.rid AS r FROM rec l JOIN rec r ON {rule['sql']} AND l.rid < r.rid{extra}"
+             for rule in settings["blocking_rules"]]
     con.execute("CREATE OR REPLACE TEMP TABLE cand AS " + " UNION ".join(parts))
     return con.execute("SELECT count(*) FROM cand").fetchone()[0]
 
@@ -47,22 +42,10 @@ def term_frequencies(con, settings: dict, model: Model) -> None:
 
 
 def score(con, settings: dict, model: Model, incremental: bool = False) -> int:
-    """Create table `pairs(l, r, g_..., w)`: candidate pairs with their total match weight."""
-    candidates(con, settings, incremental)
-    compare(con, settings, "cand", "pairs_g")
+    """Create table `pairs(l, r, g_..., a_..., w)`: candidate pairs scored by Splink with our model."""
+    from etl.linkage import splink_scoring
+
+    n = candidates(con, settings, incremental)
     term_frequencies(con, settings, model)
-    adjust, joins = [], []
-    for c in settings["comparisons"]:
-        if c.get("tf_column"):
-            n = c["name"]
-            level = next(i for i, lvl in enumerate(c["levels"]) if lvl["label"] == "exact")
-            u = model.levels[n]["exact"]["u"]
-            joins.append(f"LEFT JOIN tf_{n} ON tf_{n}.v = g.v_{n}")
-            adjust.append(f"CASE WHEN g.g_{n} = {level} THEN log2(CAST({u!r} AS DOUBLE) / tf_{n}.f) ELSE 0.0 END AS a_{n}")
-    weight = " + ".join([f"CAST({model.prior_weight!r} AS DOUBLE)"] + [weight_sql(c, model) for c in settings["comparisons"]]
-                        + [f"a_{c['name']}" for c in settings["comparisons"] if c.get("tf_column")])
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
-        WITH a AS (SELECT g.*{''.join(', ' + x for x in adjust)} FROM pairs_g g {' '.join(joins)})
-        SELECT *, {weight} AS w FROM a""")
-    con.execute("DROP TABLE pairs_g")
-    return con.execute("SELECT count(*) FROM pairs").fetchone()[0]
+    splink_scoring.score(con, settings, model)
+    return n
