@@ -11,19 +11,22 @@ to review.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 
-@dataclass
 class Profile:
-    snils: set = field(default_factory=set)
-    first: set = field(default_factory=set)   # first-name keys, initials included
-    dob: set = field(default_factory=set)     # exact birth dates (not year-only, not 01.01 placeholders)
-    year: set = field(default_factory=set)
-    sex: set = field(default_factory=set)
-    fixed: int | None = None                  # the register person this cluster already is
+    """The distinct values a would-be person holds (a plain slotted class: a million are made per run)."""
+    __slots__ = ("snils", "first", "dob", "year", "sex", "fixed")
+
+    def __init__(self, snils: set, first: set, dob: set, year: set, sex: set, fixed: int | None):
+        self.snils = snils      # valid SNILS
+        self.first = first      # first-name keys, initials included
+        self.dob = dob          # exact birth dates (not year-only, not 01.01 placeholders)
+        self.year = year
+        self.sex = sex
+        self.fixed = fixed      # the register person this cluster already is
 
     def absorb(self, other: "Profile") -> None:
         self.snils |= other.snils
@@ -74,17 +77,9 @@ class Clusterer:
         p = self.profiles.get(root)
         if p is None:
             snils, first, dob, year, imprecise, sex, fixed = self.records[root]
-            p = Profile(fixed=fixed)
-            if snils:
-                p.snils.add(snils)
-            if first:
-                p.first.add(first)
-            if dob and not imprecise:
-                p.dob.add(dob)
-            if year:
-                p.year.add(year)
-            if sex:
-                p.sex.add(sex)
+            p = Profile({snils} if snils else set(), {first} if first else set(),
+                        {dob} if dob and not imprecise else set(), {year} if year else set(),
+                        {sex} if sex else set(), fixed)
             self.profiles[root] = p
         return p
 

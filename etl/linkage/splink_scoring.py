@@ -14,6 +14,7 @@ import re
 
 from etl.linkage.model import Model
 
+CHUNK_PAIRS = 1_500_000
 _SIDE = re.compile(r"\b([lr])\.([a-z_][a-z0-9_]*)\b")
 
 
@@ -50,23 +51,28 @@ def score(con, settings: dict, model: Model) -> None:
     """Score table `cand(l, r)` over table `rec` with Splink; create table `pairs`."""
     from splink import DuckDBAPI, Linker
 
-    logging.getLogger("splink").setLevel(logging.WARNING)  # its progress lines are not our log
     db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register("rec"), settings_dict(settings, model))
+    # Splink's progress lines are not our log
+    linker = Linker(db_api.register("rec"), settings_dict(settings, model), log_level=logging.WARNING)
     for c in settings["comparisons"]:
         if col := c.get("tf_column"):
             tf = db_api.register(con.sql(f"SELECT v AS {col}, f AS tf_{col} FROM tf_{c['name']}"))
             linker.table_management.register_term_frequency_lookup(tf, col)
-    blocked = db_api.register(con.sql("SELECT '0' AS match_key, l AS join_key_l, r AS join_key_r FROM cand"))
-    linker.table_management.register_blocked_pairs_for_predict(blocked)
-    predictions = linker.inference.predict()
     cols = []
     for c in settings["comparisons"]:
         n, top = c["name"], len(c["levels"]) - 1
         cols.append(f"CASE WHEN gamma_{n} < 0 THEN -1 ELSE {top} - gamma_{n} END AS g_{n}")
         if c.get("tf_column"):
             cols.append(f"coalesce(mw_tf_adj_{n}, 0.0) AS a_{n}")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
-        SELECT rid_l AS l, rid_r AS r, {', '.join(cols)}, match_weight AS w FROM {predictions.physical_name}""")
-    predictions.drop_table_from_database_and_remove_from_cache()
-
+    # Scored in slices: Splink's predictions carry both sides' columns, a few GB for millions of pairs
+    total = con.execute("SELECT count(*) FROM cand").fetchone()[0]
+    slices = max(1, -(-total // CHUNK_PAIRS))
+    for i in range(slices):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cand_{i} AS SELECT '0' AS match_key, l AS join_key_l,"
+                    f" r AS join_key_r FROM cand WHERE (l + r) % {slices} = {i}")
+        linker.table_management.register_blocked_pairs_for_predict(db_api.register(f"cand_{i}"))
+        predictions = linker.inference.predict()
+        select = f"SELECT rid_l AS l, rid_r AS r, {', '.join(cols)}, match_weight AS w FROM {predictions.physical_name}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE pairs AS {select}" if i == 0 else f"INSERT INTO pairs {select}")
+        predictions.drop_table_from_database_and_remove_from_cache()
+        con.execute(f"DROP TABLE cand_{i}")
