@@ -1,17 +1,33 @@
-"""The SQL models under sql/: intermediate views (re)created in place, marts published atomically."""
+"""The SQL models under sql/: intermediate views (re)created in place, marts and worklists built in
+schema `build`, published atomically after the marts checkpoint, with their access rules.
+
+Configuration tables (KPI formulas and parameters, coverage base and targets) are loaded from their
+CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the configuration.
+"""
 from __future__ import annotations
 
+import csv
+import os
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 # Creation order matters where a view reads another.
 INTERMEDIATE = ["int_person_record", "int_recipient_person", "int_supplement", "int_supplement_month",
-                "int_delivery_month"]
-MARTS = ["mart_recipients_by_level", "mart_data_quality"]
+                "int_delivery_month", "int_person_key", "int_identification", "int_person_pathway",
+                "int_package_month", "int_kpi_measure"]
+MARTS = ["mart_recipients_by_level", "mart_identification_funnel", "mart_package_execution_recipient",
+         "mart_package_execution_provider", "mart_coverage", "mart_kpi", "mart_rental_points", "mart_care_school",
+         "mart_data_quality", "worklist_reassessment_due", "worklist_under_delivery"]
+CONFIG_TABLES = {"ref.kpi_definition": "kpi_definition.csv", "ref.kpi_parameter": "kpi_parameter.csv",
+                 "ref.coverage_target": "coverage_target.csv", "ref.coverage_base": "coverage_base.csv"}
 
 
 def sql_text(layer: str, name: str) -> str:
     return (SQL_DIR / layer / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def published_schema(name: str) -> str:
+    return "worklist" if name.startswith("worklist_") else "marts"
 
 
 def apply_views(cur) -> None:
@@ -20,6 +36,25 @@ def apply_views(cur) -> None:
         cur.execute(f"DROP VIEW IF EXISTS register.{name} CASCADE")
     for name in INTERMEDIATE:
         cur.execute(sql_text("intermediate", name))
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("LTC_CONFIG_DIR") or SQL_DIR / "seeds")
+
+
+def load_configuration(cur) -> dict:
+    """Replace the configuration tables by their CSV files; returns rows loaded per table."""
+    from etl import db
+
+    counts = {}
+    for table in reversed(list(CONFIG_TABLES)):
+        cur.execute(f"DELETE FROM {table}")
+    for table, filename in CONFIG_TABLES.items():
+        with open(config_dir() / filename, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [[v if v != "" else None for v in row.values()] for row in reader]
+            counts[table] = db.copy_rows(cur, table, reader.fieldnames, rows)
+    return counts
 
 
 def build_mart(cur, name: str, schema: str) -> int:
@@ -31,10 +66,13 @@ def build_mart(cur, name: str, schema: str) -> int:
 
 
 def publish_mart(cur, name: str, schema: str) -> int:
-    """Replace the published rows by the validated build in one transaction (readers see old or new)."""
-    cur.execute(f"SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
-                f" ORDER BY ordinal_position", (schema, name))
-    cols = ", ".join(r[0] for r in cur.fetchall())
-    cur.execute(f"DELETE FROM marts.{name}")
-    cur.execute(f"INSERT INTO marts.{name} ({cols}, published_at) SELECT {cols}, now() FROM {schema}.{name}")
-    return cur.rowcount
+    """Replace the published table by the validated build in one transaction (readers see old or new),
+    with its grants and row-level security."""
+    from etl import access
+
+    target = published_schema(name)
+    cur.execute(f"DROP TABLE IF EXISTS {target}.{name}")
+    cur.execute(f"CREATE TABLE {target}.{name} AS SELECT *, now() AS published_at FROM {schema}.{name}")
+    access.protect(cur, target, name)
+    cur.execute(f"SELECT count(*) FROM {target}.{name}")
+    return cur.fetchone()[0]

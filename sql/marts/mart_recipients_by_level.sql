@@ -1,7 +1,8 @@
 -- Grain: month × municipality (ОКТМО) × care level.
 -- recipients: distinct register persons with a supplement in force in the month at that level;
 -- entered: persons whose first supplement month is this month; exited: persons whose last
--- supplement month is this month and whose package has ended (end date, death) before the data end.
+-- supplement month is this month and whose package has ended before the data end, split by
+-- reason: death (ЗАГС), refusal of the package, other loss of the right.
 WITH pm AS (
     SELECT person_id, oktmo, month, max(care_level) AS care_level
     FROM register.int_supplement_month
@@ -11,13 +12,28 @@ WITH pm AS (
     FROM pm GROUP BY person_id
 ), data_end AS (
     SELECT max(month) AS month FROM pm
+), reason AS (
+    SELECT p.person_id,
+           CASE WHEN p.death_date IS NOT NULL THEN 'death'
+                WHEN bool_or(rp.exit_reason = 'refusal') THEN 'refusal' ELSE 'other' END AS exit_reason
+    FROM register.person p
+    LEFT JOIN register.int_recipient_person rp USING (person_id)
+    GROUP BY p.person_id, p.death_date
 )
-SELECT pm.month, coalesce(pm.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality, pm.care_level,
+SELECT pm.month, coalesce(pm.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,
+       pm.care_level,
        count(*)::int AS recipients,
        count(*) FILTER (WHERE pm.month = b.first_month)::int AS entered,
-       count(*) FILTER (WHERE pm.month = b.last_month AND pm.month < d.month)::int AS exited
+       count(*) FILTER (WHERE pm.month = b.last_month AND pm.month < d.month)::int AS exited,
+       count(*) FILTER (WHERE pm.month = b.last_month AND pm.month < d.month AND x.exit_reason = 'death')::int
+           AS exited_death,
+       count(*) FILTER (WHERE pm.month = b.last_month AND pm.month < d.month AND x.exit_reason = 'refusal')::int
+           AS exited_refusal,
+       count(*) FILTER (WHERE pm.month = b.last_month AND pm.month < d.month AND x.exit_reason = 'other')::int
+           AS exited_other
 FROM pm
 JOIN bounds b USING (person_id)
+JOIN reason x USING (person_id)
 CROSS JOIN data_end d
 LEFT JOIN ref.municipality m ON m.oktmo = pm.oktmo
 GROUP BY pm.month, pm.oktmo, m.name, pm.care_level

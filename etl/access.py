@@ -1,0 +1,69 @@
+"""Who may read what: roles, grants and row-level security on the published marts and worklists.
+
+- ltc_rkc_reader: every mart and, with ltc_worklist_reader, every worklist row;
+- ltc_tkc_reader: marts that carry a municipality (oktmo), only the rows of the municipality its
+  login role is mapped to in ref.tkc_role; region-wide marts (KPIs, data quality) are not granted;
+- ltc_worklist_reader: the worklists (identities), under the same municipality policy.
+Published tables are recreated at each publication, so protection is applied there (protect()).
+"""
+from __future__ import annotations
+
+import re
+
+from etl import db
+
+RKC, TKC, WORKLIST = "ltc_rkc_reader", "ltc_tkc_reader", "ltc_worklist_reader"
+_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def protect(cur, schema: str, table: str) -> None:
+    cur.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                " AND column_name = 'oktmo'", (schema, table))
+    by_municipality = cur.fetchone() is not None
+    qualified = f"{schema}.{table}"
+    readers = [WORKLIST] if schema == "worklist" else ([RKC, TKC] if by_municipality else [RKC])
+    cur.execute(f"GRANT SELECT ON {qualified} TO {', '.join(readers)}")
+    cur.execute(f"GRANT ALL ON {qualified} TO ltc_etl")
+    if by_municipality:
+        cur.execute(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
+        cur.execute(f"""CREATE POLICY by_municipality ON {qualified} FOR SELECT USING (
+            pg_has_role(current_user, '{RKC}', 'MEMBER')
+            OR oktmo IN (SELECT t.oktmo FROM ref.tkc_role t WHERE t.role_name = current_user))""")
+
+
+def _check_role(name: str) -> None:
+    if not _ROLE.match(name):
+        raise ValueError(f"role name {name!r}: lower-case letters, digits and _ only")
+
+
+def _ensure_login(cur, role: str, password: str | None) -> None:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    if cur.fetchone() is None:
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+    if password:
+        cur.execute(f"ALTER ROLE {role} PASSWORD %s", (password,))
+
+
+def grant_tkc(role: str, oktmo: str, worklists: bool = False, password: str | None = None) -> None:
+    """A ТКЦ login role: marts of its municipality (and its worklists when asked)."""
+    _check_role(role)
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM ref.municipality WHERE oktmo = %s", (oktmo,))
+        if cur.fetchone() is None:
+            raise ValueError(f"unknown municipality {oktmo}")
+        _ensure_login(cur, role, password)
+        cur.execute(f"GRANT {TKC} TO {role}")
+        if worklists:
+            cur.execute(f"GRANT {WORKLIST} TO {role}")
+        cur.execute("INSERT INTO ref.tkc_role (role_name, oktmo) VALUES (%s, %s)"
+                    " ON CONFLICT (role_name) DO UPDATE SET oktmo = excluded.oktmo", (role, oktmo))
+
+
+def grant_rkc(role: str, worklists: bool = False, password: str | None = None) -> None:
+    """An RKC login role: every mart, every municipality (and the worklists when asked)."""
+    _check_role(role)
+    with db.transaction() as conn, conn.cursor() as cur:
+        _ensure_login(cur, role, password)
+        cur.execute(f"GRANT {RKC} TO {role}")
+        if worklists:
+            cur.execute(f"GRANT {WORKLIST} TO {role}")

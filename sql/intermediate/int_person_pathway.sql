@@ -1,0 +1,39 @@
+-- One row per identified person: the first identification (date, channel, municipality) and the
+-- first date of each later stage — assessment, recognition of need (and its level), contract,
+-- first day of the social package, first month with care delivered.
+CREATE VIEW register.int_person_pathway AS
+WITH first_id AS (
+    SELECT DISTINCT ON (person_id) person_id, received_date AS identified_date, channel, oktmo
+    FROM register.int_identification
+    ORDER BY person_id, received_date, source, channel
+), assessed AS (
+    SELECT rp.person_id, min(a.assessment_date) AS first_assessment,
+           min(a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL) AS first_recognition,
+           (array_agg(a.care_level ORDER BY a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL))[1]
+               AS first_level
+    FROM staging.optima_assessment a
+    JOIN register.int_recipient_person rp USING (recipient_id)
+    GROUP BY rp.person_id
+), contracted AS (
+    SELECT rp.person_id, min(c.contract_date) AS first_contract
+    FROM staging.optima_contract c
+    JOIN register.int_recipient_person rp USING (recipient_id)
+    GROUP BY rp.person_id
+), package AS (
+    SELECT person_id, min(start_date) AS first_package_day FROM register.int_supplement GROUP BY person_id
+), served AS (
+    SELECT rp.person_id, min(c.month) AS first_service_month
+    FROM staging.optima_care_report c
+    JOIN register.int_recipient_person rp USING (recipient_id)
+    WHERE c.minutes_delivered > 0
+    GROUP BY rp.person_id
+)
+SELECT f.person_id, f.identified_date, f.channel, coalesce(f.oktmo, p.oktmo) AS oktmo,
+       a.first_assessment, a.first_recognition, a.first_level, c.first_contract, pk.first_package_day,
+       s.first_service_month
+FROM first_id f
+JOIN register.person p USING (person_id)
+LEFT JOIN assessed a USING (person_id)
+LEFT JOIN contracted c USING (person_id)
+LEFT JOIN package pk USING (person_id)
+LEFT JOIN served s USING (person_id);

@@ -1,0 +1,12 @@
+-- Grain: month × municipality × trainee kind. Trainings of the schools of care: sessions, people
+-- trained (relatives by recipient, assistants by training record) and hours.
+WITH t AS (
+    SELECT DISTINCT ON (training_id) * FROM staging.optima_care_school ORDER BY training_id, batch_id DESC, stg_id DESC
+)
+SELECT date_trunc('month', t.training_date)::date AS month, coalesce(t.oktmo, '00000000') AS oktmo,
+       coalesce(m.name, 'региональная школа') AS municipality, t.trainee_kind,
+       count(*)::int AS trainings, count(DISTINCT coalesce(t.recipient_id, t.training_id))::int AS people_trained,
+       coalesce(sum(t.hours), 0) AS hours
+FROM t
+LEFT JOIN ref.municipality m ON m.oktmo = t.oktmo
+GROUP BY 1, 2, 3, 4

@@ -1,0 +1,20 @@
+-- Grain: year × municipality. Persons who received the social package in the year against the
+-- number of people older than working age recognised as needing social services (a figure from
+-- outside our sources: ref.coverage_base, loaded from sql/seeds/coverage_base.csv), with the
+-- region's target share (ref.coverage_target).
+WITH ltc AS (
+    SELECT date_part('year', month)::int AS year, coalesce(oktmo, '00000000') AS oktmo,
+           count(DISTINCT person_id)::int AS ltc_persons
+    FROM register.int_supplement_month
+    GROUP BY 1, 2
+)
+SELECT l.year, l.oktmo, coalesce(m.name, 'не указан') AS municipality, l.ltc_persons,
+       b.persons AS persons_needing_social_services,
+       round(100.0 * l.ltc_persons / b.persons, 2) AS coverage_share, t.target_share,
+       CASE WHEN b.persons IS NULL OR t.target_share IS NULL THEN NULL
+            ELSE 100.0 * l.ltc_persons / b.persons >= t.target_share END AS meets_target,
+       CASE WHEN b.persons IS NULL THEN 'нет базы в ref.coverage_base' ELSE 'база: ' || b.note END AS base_source
+FROM ltc l
+LEFT JOIN ref.coverage_base b ON b.year = l.year AND b.oktmo = l.oktmo
+LEFT JOIN ref.coverage_target t ON t.year = l.year
+LEFT JOIN ref.municipality m ON m.oktmo = l.oktmo

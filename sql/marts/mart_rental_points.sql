@@ -1,0 +1,26 @@
+-- Grain: month × municipality × rental point. Technical means of rehabilitation: requests,
+-- issues and returns in the month, people waiting and items in use at the month's end, and the
+-- median wait from request to issue of the items issued that month.
+WITH r AS (
+    SELECT DISTINCT ON (rental_id) * FROM staging.optima_rental ORDER BY rental_id, batch_id DESC, stg_id DESC
+), months AS (
+    SELECT generate_series(date_trunc('month', min(requested_date)), date_trunc('month', max(coalesce(returned_date,
+           issued_date, requested_date))), interval '1 month')::date AS month FROM r
+)
+SELECT mo.month, coalesce(r.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality, r.point_id,
+       count(*) FILTER (WHERE date_trunc('month', r.requested_date) = mo.month)::int AS requested,
+       count(*) FILTER (WHERE date_trunc('month', r.issued_date) = mo.month)::int AS issued,
+       count(*) FILTER (WHERE date_trunc('month', r.returned_date) = mo.month)::int AS returned,
+       count(*) FILTER (WHERE r.requested_date <= (mo.month + interval '1 month - 1 day')
+                          AND (r.issued_date IS NULL OR r.issued_date > (mo.month + interval '1 month - 1 day')))::int
+           AS waiting_at_month_end,
+       count(*) FILTER (WHERE r.issued_date <= (mo.month + interval '1 month - 1 day')
+                          AND (r.returned_date IS NULL OR r.returned_date > (mo.month + interval '1 month - 1 day')))::int
+           AS in_use_at_month_end,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.issued_date - r.requested_date)
+           FILTER (WHERE date_trunc('month', r.issued_date) = mo.month) AS median_wait_days
+FROM months mo
+JOIN r ON r.requested_date <= (mo.month + interval '1 month - 1 day')
+      AND (r.returned_date IS NULL OR r.returned_date >= mo.month)
+LEFT JOIN ref.municipality m ON m.oktmo = r.oktmo
+GROUP BY mo.month, r.oktmo, m.name, r.point_id
