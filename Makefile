@@ -7,7 +7,7 @@ PERSONS ?= 2000
 SEED ?= 42
 BIN := $(VENV)/bin
 
-.PHONY: install demo test clean
+.PHONY: install demo test clean browser
 
 $(BIN)/ltcreg: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ install: $(BIN)/ltcreg
 demo: install
 	$(BIN)/ltcreg demo --persons $(PERSONS) --seed $(SEED)
 
-test: install
+# Debian's Chromium renders the HTML report in the tests (headless); installed once, from apt.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

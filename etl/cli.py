@@ -225,6 +225,40 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_report(a) -> int:
+    from etl import db, report
+
+    db.upgrade()
+    try:
+        month = dt.date.fromisoformat(a.month + "-01") if a.month else report.previous_month(dt.date.today())
+    except ValueError:
+        print(f"error: --month is YYYY-MM, got {a.month!r}", file=sys.stderr)
+        return 2
+    out = report.monthly(month, Path(a.out) if a.out else None)
+    print(f"XLSX: {out['xlsx']}\nHTML: {out['html']}")
+    for title, n in out["rows"].items():
+        print(f"  {title:24} {n} rows")
+    return 0
+
+
+def cmd_access(a) -> int:
+    from etl import access, db
+
+    db.upgrade()
+    try:
+        if a.action == "grant-tkc":
+            if not a.oktmo:
+                raise ValueError("grant-tkc needs --oktmo")
+            access.grant_tkc(a.role, a.oktmo, worklists=a.worklists, password=a.password)
+        else:
+            access.grant_rkc(a.role, worklists=a.worklists, password=a.password)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{a.role}: {a.action} done")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from etl import demo
 
@@ -308,6 +342,20 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("evaluate", help="pairwise precision / recall / F1 of the register against truth.csv")
     e.add_argument("--truth", required=True)
     e.set_defaults(func=cmd_evaluate)
+
+    rp = sub.add_parser("report", help="the monthly monitoring report (XLSX + HTML) from the published marts")
+    rp.add_argument("kind", choices=["monthly"])
+    rp.add_argument("--month", help="YYYY-MM (default: the previous month)")
+    rp.add_argument("--out", help="folder (default LTC_REPORTS_DIR or var/reports)")
+    rp.set_defaults(func=cmd_report)
+
+    ac = sub.add_parser("access", help="database roles of the readers of the marts")
+    ac.add_argument("action", choices=["grant-tkc", "grant-rkc"])
+    ac.add_argument("role", help="login role name")
+    ac.add_argument("--oktmo", help="the municipality a ТКЦ role sees")
+    ac.add_argument("--worklists", action="store_true", help="also the worklists (identities)")
+    ac.add_argument("--password")
+    ac.set_defaults(func=cmd_access)
 
     d = sub.add_parser("demo", help="generate data and run the DAGs through Airflow; print a summary")
     d.add_argument("--persons", type=int, default=2000)

@@ -32,6 +32,10 @@ def pg_url():
 @pytest.fixture
 def clean_db(pg_url):
     """An empty register database (schema and reference data kept)."""
+    return truncate_all(pg_url)
+
+
+def truncate_all(pg_url):
     from etl import db
 
     with db.transaction(pg_url) as conn, conn.cursor() as cur:

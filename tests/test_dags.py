@@ -42,7 +42,9 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     out = parse_dags(tmp_path)
     assert out["errors"] == {}
     dags = out["dags"]
-    assert set(dags) == {"ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima", "ltc_register"}
+    assert set(dags) == {"ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima", "ltc_register",
+                         "ltc_monthly_report"}
+    assert dags["ltc_monthly_report"]["tasks"] == ["build_report", "send_report"]
     assert dags["ltc_register"]["tasks"] == ["build_marts", "build_register", "publish_marts", "validate_marts",
                                              "validate_register", "validate_staging"]
     # data-aware: the register DAG is triggered by the staging Assets the ingest DAGs update

@@ -3,9 +3,12 @@
 -- median wait from request to issue of the items issued that month.
 WITH r AS (
     SELECT DISTINCT ON (rental_id) * FROM staging.optima_rental ORDER BY rental_id, batch_id DESC, stg_id DESC
-), months AS (
-    SELECT generate_series(date_trunc('month', min(requested_date)), date_trunc('month', max(coalesce(returned_date,
-           issued_date, requested_date))), interval '1 month')::date AS month FROM r
+), months AS (  -- to the data's end: the last month of any rental event or care report
+    SELECT generate_series(date_trunc('month', min(requested_date)),
+                           greatest(date_trunc('month', max(coalesce(returned_date, issued_date, requested_date))),
+                                    (SELECT max(month) FROM staging.optima_care_report)),
+                           interval '1 month')::date AS month
+    FROM r
 )
 SELECT mo.month, coalesce(r.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality, r.point_id,
        count(*) FILTER (WHERE date_trunc('month', r.requested_date) = mo.month)::int AS requested,
