@@ -178,6 +178,31 @@ SUITES = [
         Check("mart_grain_unique", "UnexpectedRowsExpectation", rows(
             "SELECT month, oktmo, care_level FROM {batch} GROUP BY month, oktmo, care_level HAVING count(*) > 1")),
     ]),
+    Suite("mart_identification_funnel", "build", "mart_identification_funnel", "marts", [
+        Check("funnel_grain_unique", "UnexpectedRowsExpectation", rows(
+            "SELECT month, oktmo, channel FROM {batch} GROUP BY month, oktmo, channel HAVING count(*) > 1")),
+        Check("funnel_stages_do_not_grow", "UnexpectedRowsExpectation", rows(
+            # each stage is a subset of the one before: more assessed than identified is a join error
+            "SELECT month, oktmo, channel FROM {batch} WHERE assessed > identified "
+            "OR recognised_level_1 + recognised_level_2 + recognised_level_3 + not_needing > assessed "
+            "OR contracted > identified OR receiving > identified")),
+    ]),
+    Suite("mart_package_execution_recipient", "build", "mart_package_execution_recipient", "marts", [
+        Check("execution_grain_unique", "UnexpectedRowsExpectation", rows(
+            "SELECT month, person_key, provider_id FROM {batch} GROUP BY month, person_key, provider_id, oktmo "
+            "HAVING count(*) > 1")),
+        Check("execution_minutes_not_negative", "UnexpectedRowsExpectation", rows(
+            "SELECT month, person_key FROM {batch} WHERE assigned_minutes < 0 OR delivered_minutes < 0")),
+    ]),
+    Suite("mart_kpi", "build", "mart_kpi", "marts", [
+        Check("kpi_grain_unique", "UnexpectedRowsExpectation", rows(
+            "SELECT period_kind, period_end, code FROM {batch} GROUP BY period_kind, period_end, code "
+            "HAVING count(*) > 1")),
+        Check("kpi_parameters_present", "UnexpectedRowsExpectation", rows(
+            # an indicator needing a figure from outside our sources has no parameter for its year
+            "SELECT period_end, code FROM {batch} WHERE source = 'parameter' AND multiplier IS NULL"),
+            severity=WARNING),
+    ]),
 ]
 CHECKPOINTS = ["staging", "register", "marts"]
 
@@ -246,6 +271,7 @@ def ensure_project(ctx=None, rewrite: bool = False):
         ds = ctx.data_sources.get(DATASOURCE)
     except (KeyError, ValueError, LookupError):
         ds = ctx.data_sources.add_or_update_sql(name=DATASOURCE, connection_string="${REGISTER_DB_URL}")
+    _ensure_build_tables()
     by_checkpoint: dict[str, list] = {c: [] for c in CHECKPOINTS}
     for suite in SUITES:
         asset_name = f"{suite.schema}.{suite.table}"
@@ -282,6 +308,21 @@ def ensure_project(ctx=None, rewrite: bool = False):
                 name=name, validation_definitions=vds, actions=[],
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
     return ctx
+
+
+def _ensure_build_tables() -> None:
+    """GX needs a table to exist to register it as an asset: marts not built yet get an empty table of
+    their own shape in `build` (the pipeline replaces it before the marts checkpoint)."""
+    from etl import sqlmodels
+
+    wanted = {s.table for s in SUITES if s.schema == "build"}
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'build'")
+        missing = wanted - {r[0] for r in cur.fetchall()}
+        if missing:
+            sqlmodels.apply_views(cur)
+            for name in sorted(missing):
+                cur.execute(f"CREATE TABLE build.{name} AS {sqlmodels.sql_text('marts', name)} WITH NO DATA")
 
 
 def _get(store, name):
