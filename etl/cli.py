@@ -190,6 +190,7 @@ def cmd_validate(a) -> int:
         if cp == "marts":  # as in the pipeline: marts are built after the staging and register checks
             with db.transaction() as conn, conn.cursor() as cur:
                 sqlmodels.load_configuration(cur)
+                sqlmodels.refresh_materialized(cur)
                 for name in sqlmodels.MARTS:
                     sqlmodels.build_mart(cur, name, "build")
         outcomes += quality.run_checkpoint(cp, run_id)

@@ -82,6 +82,7 @@ def build_marts(run_id: str) -> dict:
     with db.transaction() as conn, conn.cursor() as cur:
         sqlmodels.apply_views(cur)
         sqlmodels.load_configuration(cur)
+        sqlmodels.refresh_materialized(cur)
         counts = {name: sqlmodels.build_mart(cur, name, "build") for name in sqlmodels.MARTS}
     record_step(run_id, "ltc_register", "build_marts", "success", counts)
     return counts

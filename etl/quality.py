@@ -360,7 +360,8 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
                 error=(errors[0] or "expectation raised")[:300].splitlines()[0] if errors else None))
     _record(outcomes, run_id)
     prune_results()
-    ctx.build_data_docs()
+    # render this run's results (and the index) only: a full build re-renders every stored result
+    ctx.build_data_docs(resource_identifiers=list(result.run_results))
     return outcomes
 
 

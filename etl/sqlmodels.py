@@ -30,12 +30,56 @@ def published_schema(name: str) -> str:
     return "worklist" if name.startswith("worklist_") else "marts"
 
 
+# Computed once per marts build and read by many marts (dbt's materialized='table' for intermediates);
+# refreshed by refresh_materialized() at the start of every build. Indexes serve the marts' joins.
+MATERIALIZED = {"int_supplement_month": ["person_id, month", "supplement_id"],
+                "int_package_month": ["person_id, month"],
+                "int_kpi_measure": ["period_kind, period_end, measure"]}
+
+
+def _definition(name: str) -> str:
+    text = sql_text("intermediate", name)
+    if name in MATERIALIZED:
+        text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE MATERIALIZED VIEW register.{name} AS", 1)
+        text = text.rstrip().rstrip(";") + " WITH NO DATA;"
+    return text
+
+
 def apply_views(cur) -> None:
-    """Drop and recreate the intermediate views, so a changed definition (even its columns) takes effect."""
-    for name in reversed(INTERMEDIATE):
-        cur.execute(f"DROP VIEW IF EXISTS register.{name} CASCADE")
+    """(Re)create the intermediate views whose definition changed (a hash in each view's comment), and
+    every view depending on them, so a changed definition (even its columns) takes effect. Unchanged
+    views are left alone: a materialized one keeps its data."""
+    import hashlib
+
+    changed = False
     for name in INTERMEDIATE:
-        cur.execute(sql_text("intermediate", name))
+        text = _definition(name)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f"register.{name}",))
+        current = cur.fetchone()[0]
+        if not changed and current == f"sql:{digest}":
+            continue
+        changed = True  # everything after a changed view is recreated: it may depend on it
+        cur.execute(f"DROP MATERIALIZED VIEW IF EXISTS register.{name} CASCADE" if _is_matview(cur, name)
+                    else f"DROP VIEW IF EXISTS register.{name} CASCADE")
+        cur.execute(text)
+        kind = "MATERIALIZED VIEW" if name in MATERIALIZED else "VIEW"
+        cur.execute(f"COMMENT ON {kind} register.{name} IS 'sql:{digest}'")
+        for i, cols in enumerate(MATERIALIZED.get(name, [])):
+            cur.execute(f"CREATE INDEX {name}_{i} ON register.{name} ({cols})")
+
+
+def _is_matview(cur, name: str) -> bool:
+    cur.execute("SELECT 1 FROM pg_matviews WHERE schemaname = 'register' AND matviewname = %s", (name,))
+    return cur.fetchone() is not None
+
+
+def refresh_materialized(cur) -> None:
+    """Recompute the materialized intermediates, in dependency order."""
+    for name in INTERMEDIATE:
+        if name in MATERIALIZED:
+            cur.execute(f"REFRESH MATERIALIZED VIEW register.{name}")
+            cur.execute(f"ANALYZE register.{name}")
 
 
 def config_dir() -> Path:

@@ -13,6 +13,8 @@ WITH months AS (
     SELECT 'month_ytd', date_trunc('year', month)::date, (month + interval '1 month - 1 day')::date FROM months
 ), receiving_month AS (
     SELECT DISTINCT person_id, month FROM register.int_supplement_month
+), receiving_count AS (
+    SELECT month, count(*) AS n FROM receiving_month GROUP BY month
 ), events AS (
     SELECT date_trunc('month', e.start_date)::date AS month, e.event_type, count(*) AS n
     FROM staging.health_medical_event e
@@ -20,7 +22,7 @@ WITH months AS (
     JOIN receiving_month r ON r.person_id = l.person_id AND r.month = date_trunc('month', e.start_date)
     GROUP BY 1, 2
 ), flow AS (
-    SELECT month, 'recipient_months' AS measure, count(*)::numeric AS value FROM receiving_month GROUP BY month
+    SELECT month, 'recipient_months' AS measure, n::numeric AS value FROM receiving_count
     UNION ALL
     SELECT month, CASE event_type WHEN 'hospitalisation' THEN 'hospitalisations' WHEN 'ambulance' THEN 'ambulance_calls'
                                   ELSE 'primary_care_visits' END, sum(n)
@@ -48,7 +50,7 @@ WITH months AS (
         WHERE s.role = 'care_assistant' AND s.is_relative AND s.kept_main_job AND s.hire_date <= p.period_end
           AND (s.leave_date IS NULL OR s.leave_date > p.period_end)
         UNION ALL
-        SELECT 'recipients_receiving', count(*) FROM receiving_month r
+        SELECT 'recipients_receiving', coalesce(sum(r.n), 0) FROM receiving_count r
         WHERE r.month = date_trunc('month', p.period_end)
     ) v
 )

@@ -6,10 +6,9 @@ WITH delivered AS (
     FROM staging.optima_care_report
     GROUP BY supplement_id, month
 )
-SELECT sm.supplement_id, sm.person_id, sm.oktmo, sm.care_level, sm.month, s.provider_id,
+SELECT sm.supplement_id, sm.person_id, sm.oktmo, sm.care_level, sm.month, sm.provider_id,
        round(sm.minutes_per_week * ((least(sm.last_date, (sm.month + interval '1 month - 1 day')::date)
                                      - greatest(sm.start_date, sm.month) + 1)::numeric / 7)) AS assigned_minutes,
        coalesce(d.delivered_minutes, 0) AS delivered_minutes
 FROM register.int_supplement_month sm
-JOIN register.int_supplement s USING (supplement_id)
 LEFT JOIN delivered d ON d.supplement_id = sm.supplement_id AND d.month = sm.month;
