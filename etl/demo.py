@@ -149,5 +149,12 @@ def print_summary(out: Path, run_seconds: float) -> None:
                         "Вошли в систему", "Выбыли"])
             w.writerows(cur.fetchall())
         print(f"mart written to {target}")
-        print(f"Data Docs: {quality.data_docs_index()}")
-        print(f"pipeline run time: {run_seconds:.1f} s")
+        cur.execute("SELECT count(*) FROM register.review WHERE status = 'open'")
+        print(f"review queue: {cur.fetchone()[0]} open pairs (ltcreg review list)")
+    if last is not None:
+        from etl import report
+
+        rep = report.monthly(last, out / "reports")
+        print(f"monthly report for {last:%m.%Y}: {rep['xlsx']} and {rep['html']}")
+    print(f"Data Docs: {quality.data_docs_index()}")
+    print(f"pipeline run time: {run_seconds:.1f} s")

@@ -119,6 +119,10 @@ def build(run_id: str = "manual", rebuild: bool = False) -> dict:
         cur.execute("LOCK TABLE register.person_link IN SHARE ROW EXCLUSIVE MODE")  # one builder at a time
         if rebuild:
             _clear(cur, run_id)
+        # what this build can see: batches committed before its snapshot (later ones: the next build)
+        cur.execute("INSERT INTO register.build_run (run_id, max_batch_id) SELECT %s, coalesce(max(batch_id), 0)"
+                    " FROM audit.load_batch WHERE status = 'loaded' RETURNING build_id", (run_id,))
+        build_id = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM register.int_person_record r LEFT JOIN register.person_link l"
                     " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL")
         pending = cur.fetchone()[0]
@@ -129,6 +133,8 @@ def build(run_id: str = "manual", rebuild: bool = False) -> dict:
         cur.execute("SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'merged')"
                     " FROM register.person")
         counts["persons"], counts["redirects"] = cur.fetchone()
+        cur.execute("UPDATE register.build_run SET counts = %s WHERE build_id = %s",
+                    (json.dumps({k: v for k, v in counts.items() if not k.startswith("t_")}), build_id))
     log.info("register: %s", counts)
     return counts
 

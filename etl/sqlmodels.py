@@ -51,6 +51,7 @@ def apply_views(cur) -> None:
     views are left alone: a materialized one keeps its data."""
     import hashlib
 
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_views'))")  # tasks run in parallel
     changed = False
     for name in INTERMEDIATE:
         text = _definition(name)

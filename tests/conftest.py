@@ -13,7 +13,7 @@ import pytest
 # Published formats and samples live beside the project (../shared/reference); LTC_REFERENCE overrides.
 REFERENCE = Path(os.environ.get("LTC_REFERENCE") or Path(__file__).resolve().parents[1].parent / "shared" / "reference")
 DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "register.link_history", "register.merge", "register.review",
-               "register.person", "register.linkage_model",
+               "register.person", "register.linkage_model", "register.build_run",
                "audit.expectation_result", "audit.pipeline_run", "marts.mart_recipients_by_level",
                "marts.mart_data_quality",
                "audit.load_batch"]

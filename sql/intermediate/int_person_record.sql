@@ -1,23 +1,23 @@
 -- Every staged person-bearing record in one shape, with the rank of its source for survivorship
 -- (lower wins: the LTC system's own card, then the citizen's application, then health, then ЗАГС).
 CREATE VIEW register.int_person_record AS
-SELECT 'optima_recipient'::text AS entity, stg_id, recipient_id AS natural_id, 1 AS source_rank,
+SELECT 'optima_recipient'::text AS entity, stg_id, batch_id, recipient_id AS natural_id, 1 AS source_rank,
        snils, surname, first_name, patronymic, sex, birth_date, address, oktmo,
        coalesce(status_date, identified_date) AS record_date
 FROM staging.optima_recipient
 UNION ALL
-SELECT 'smev_application', stg_id, coalesce(order_uuid, message_id), 2,
+SELECT 'smev_application', stg_id, batch_id, coalesce(order_uuid, message_id), 2,
        snils, surname, first_name, patronymic, sex, birth_date, address, oktmo, order_date
 FROM staging.smev_application
 UNION ALL
-SELECT 'health_referral', stg_id, mo_code || '/' || referral_id, 3,
+SELECT 'health_referral', stg_id, batch_id, mo_code || '/' || referral_id, 3,
        snils, surname, first_name, patronymic, sex, birth_date, address, oktmo, referral_date
 FROM staging.health_referral
 UNION ALL
-SELECT 'health_medical_event', stg_id, mo_code || '/' || event_id, 4,
+SELECT 'health_medical_event', stg_id, batch_id, mo_code || '/' || event_id, 4,
        snils, surname, first_name, patronymic, sex, birth_date, NULL, oktmo, start_date
 FROM staging.health_medical_event
 UNION ALL
-SELECT 'smev_death', stg_id, record_number, 5,
+SELECT 'smev_death', stg_id, batch_id, record_number, 5,
        NULL, surname, first_name, patronymic, sex, birth_date, address, NULL, death_date
 FROM staging.smev_death;

@@ -1,0 +1,204 @@
+"""The production topology, run natively: Airflow's API server, scheduler, DAG processor and a Celery
+worker (Redis broker, PostgreSQL metadata database) — the services of docker-compose.yml without
+Docker. The pipeline is triggered through the REST API on generated data; the ingest runs update
+the staging Assets, which must schedule the register DAG by themselves; then the register and the
+marts are checked, and the UI is screenshotted in headless Chromium.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from etl import db
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = os.environ.get("LTC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+INGEST = ["ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sqlalchemy(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql+psycopg2",) + tuple(parts[1:]))
+
+
+class Stack:
+    def __init__(self, home: Path, env: dict):
+        self.home, self.env, self.procs = home, env, []
+
+    def run(self, *args, timeout=600):
+        out = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True,
+                             timeout=timeout, cwd=self.home)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+        return out.stdout
+
+    def start(self, name: str, *args):
+        log = open(self.home / f"{name}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=self.home, start_new_session=True)
+        self.procs.append((name, proc, log))
+
+    def check_alive(self):
+        for name, proc, _ in self.procs:
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}:\n" + self.tail(name))
+
+    def tail(self, name: str, n: int = 4000) -> str:
+        return (self.home / f"{name}.log").read_text(errors="replace")[-n:]
+
+    def stop(self):
+        for name, proc, log in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for name, proc, log in self.procs:
+            try:
+                proc.wait(timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+
+
+@pytest.fixture
+def stack(clean_db, tmp_path):
+    from etl.generate import generate
+
+    landing = tmp_path / "landing"
+    generate(landing, persons=150, seed=5)
+    home = tmp_path / "airflow"
+    home.mkdir()
+    port = _free_port()
+    with db.scratch_database("ltc_airflow_meta") as meta_url:
+        meta = _sqlalchemy(meta_url)
+        env = {**os.environ,
+               "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+               "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta,
+               "AIRFLOW__CELERY__BROKER_URL": BROKER,
+               "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_url,
+               "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+               "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+               "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__HOST": "127.0.0.1",
+               "AIRFLOW__API_AUTH__JWT_SECRET": "ltc-test-secret-" + home.name,
+               "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+               "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+               "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "120",
+               "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+               "DATABASE_URL": clean_db, "LTC_LANDING_DIR": str(landing),
+               "LTC_REPORTS_DIR": str(tmp_path / "reports"),
+               "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        s = Stack(home, env)
+        s.base, s.register_url = f"http://127.0.0.1:{port}", clean_db
+        try:
+            s.run("db", "migrate")
+            s.start("api-server", "api-server", "--port", str(port), "--host", "127.0.0.1")
+            s.start("scheduler", "scheduler")
+            s.start("dag-processor", "dag-processor")
+            s.start("worker", "celery", "worker", "--concurrency", "2")
+            yield s
+        finally:
+            s.stop()
+
+
+def wait_for(what: str, fn, stack: Stack, timeout: float = 300, every: float = 3):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        try:
+            last = fn()
+            if last:
+                return last
+        except requests.RequestException as e:
+            last = e
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what} (last: {last})\n--- scheduler ---\n{stack.tail('scheduler')}"
+                         f"\n--- worker ---\n{stack.tail('worker')}")
+
+
+def test_pipeline_runs_on_the_celery_stack_through_the_rest_api(stack):
+    def query(sql):  # the register database (DATABASE_URL points at the metadata one inside the fixture)
+        with db.transaction(stack.register_url) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    api = requests.Session()
+    base = stack.base + "/api/v2"
+    wait_for("the API server", lambda: api.get(f"{base}/monitor/health", timeout=5).ok, stack, timeout=120)
+    wanted = set(INGEST) | {"ltc_register", "ltc_monthly_report"}
+
+    def parsed():
+        r = api.get(f"{base}/dags", params={"limit": 100}, timeout=10)
+        return r.ok and wanted <= {d["dag_id"] for d in r.json()["dags"]}
+
+    wait_for("the DAG processor to parse the project's DAGs", parsed, stack, timeout=240)
+    for dag_id in INGEST + ["ltc_register"]:
+        r = api.patch(f"{base}/dags/{dag_id}", json={"is_paused": False}, timeout=10)
+        assert r.ok, r.text
+    runs = {}
+    for dag_id in INGEST:
+        r = api.post(f"{base}/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}}, timeout=10)
+        assert r.ok, r.text
+        runs[dag_id] = r.json()["dag_run_id"]
+
+    def states(dag_id):
+        r = api.get(f"{base}/dags/{dag_id}/dagRuns", params={"limit": 20}, timeout=10)
+        r.raise_for_status()
+        return [d["state"] for d in r.json()["dag_runs"]]
+
+    def ingest_done():
+        got = {d: states(d) for d in INGEST}
+        if any("failed" in s for s in got.values()):
+            raise AssertionError(f"an ingest run failed: {got}\n{stack.tail('worker')}")
+        return all(s and all(x == "success" for x in s) for s in got.values())
+
+    wait_for("the ingest runs", ingest_done, stack, timeout=420)
+
+    # no one triggers ltc_register: the staging Assets the ingest tasks updated schedule it
+    def register_done():
+        s = states("ltc_register")
+        if "failed" in s:
+            raise AssertionError(f"ltc_register failed\n{stack.tail('worker')}")
+        return s and s[0] == "success" and all(x in ("success", "queued", "running") for x in s)
+
+    wait_for("the Asset-scheduled register run", register_done, stack, timeout=600)
+    r = api.get(f"{base}/dags/ltc_register/dagRuns", params={"limit": 5}, timeout=10)
+    assert {d["run_type"] for d in r.json()["dag_runs"]} == {"asset_triggered"}
+
+    persons, links = query("SELECT (SELECT count(*) FROM register.person), (SELECT count(*) FROM register.person_link)")[0]
+    assert 0 < persons <= 150 and links > persons
+    assert query("SELECT count(*) FROM marts.mart_recipients_by_level")[0][0] > 0
+    assert query("SELECT count(*) FROM marts.mart_kpi")[0][0] > 0
+    # unpausing also lets each ingest DAG's own schedule start a run: every run succeeded, files loaded once
+    assert query("SELECT count(DISTINCT dag_id), bool_and(status = 'success') FROM audit.pipeline_run "
+                 "WHERE dag_id LIKE 'ltc_ingest_%'") == [(3, True)]
+    assert query("SELECT count(*) FROM audit.load_batch WHERE status = 'loaded'")[0][0] == len(
+        [p for p in Path(stack.env["LTC_LANDING_DIR"]).rglob("*") if p.is_file() and p.name != "truth.csv"])
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is installed by `make test`"
+    shot = stack.home / "ui.png"
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,900",
+            "--virtual-time-budget=20000"]
+    dom = subprocess.run(args + ["--dump-dom", f"{stack.base}/dags"], capture_output=True, text=True, timeout=120)
+    assert "ltc_register" in dom.stdout, dom.stdout[-2000:]
+    subprocess.run(args + [f"--screenshot={shot}", f"{stack.base}/dags"], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 20_000  # a rendered page, not an empty canvas
+    json.dumps({"ui_screenshot": str(shot)})
