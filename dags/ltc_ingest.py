@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from etl.assets import STAGED
+from etl.ops import DB_POOL, on_failure
 
 SCHEDULES = {"health": "0 * * * *", "smev": "*/15 * * * *", "optima": "30 2 * * *"}
 DESCRIPTIONS = {
@@ -30,12 +31,12 @@ def make_ingest_dag(source: str):
         max_active_runs=1,
         tags=["ltc", "ingest", source],
         default_args={"retries": 2, "retry_delay": timedelta(minutes=2),
-                      "execution_timeout": timedelta(hours=1)},
+                  "execution_timeout": timedelta(hours=1), "on_failure_callback": on_failure},
         params={"landing_dir": Param(os.environ.get("LTC_LANDING_DIR", ""), type="string",
                                      description="Folder with one subfolder per source; empty = var/landing")},
     )
     def ingest_dag():
-        @task(outlets=[STAGED[source]])
+        @task(outlets=[STAGED[source]], pool=DB_POOL)
         def ingest(**context) -> dict:
             from etl import pipeline
 

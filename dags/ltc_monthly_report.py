@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
+from etl.ops import on_failure
+
 
 @dag(
     dag_id="ltc_monthly_report",
@@ -17,7 +19,8 @@ from airflow.sdk import dag, task
     catchup=False,
     max_active_runs=1,
     tags=["ltc", "report"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=10), "execution_timeout": timedelta(minutes=30)},
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=10),
+                  "execution_timeout": timedelta(minutes=30), "on_failure_callback": on_failure},
 )
 def ltc_monthly_report():
     @task

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from etl.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, SMEV_STAGED
+from etl.ops import DB_POOL, on_failure
 
 
 @dag(
@@ -20,40 +21,41 @@ from etl.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, 
     catchup=False,
     max_active_runs=1,
     tags=["ltc", "register", "marts"],
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "execution_timeout": timedelta(hours=2)},
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2),
+                  "execution_timeout": timedelta(hours=2), "on_failure_callback": on_failure},
 )
 def ltc_register():
-    @task(outlets=[REGISTER])
+    @task(outlets=[REGISTER], pool=DB_POOL)
     def build_register(**context) -> dict:
         from etl import pipeline
 
         return pipeline.build_register(context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, pool=DB_POOL)
     def validate_staging(**context) -> dict:
         from etl import pipeline
 
         return pipeline.validate("staging", context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, pool=DB_POOL)
     def validate_register(**context) -> dict:
         from etl import pipeline
 
         return pipeline.validate("register", context["run_id"])
 
-    @task
+    @task(pool=DB_POOL)
     def build_marts(**context) -> dict:
         from etl import pipeline
 
         return pipeline.build_marts(context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, pool=DB_POOL)
     def validate_marts(**context) -> dict:
         from etl import pipeline
 
         return pipeline.validate("marts", context["run_id"])
 
-    @task(outlets=[MART_RECIPIENTS])
+    @task(outlets=[MART_RECIPIENTS], pool=DB_POOL)
     def publish_marts(**context) -> dict:
         from etl import pipeline
 

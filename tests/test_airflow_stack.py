@@ -102,12 +102,13 @@ def stack(clean_db, tmp_path):
                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "120",
                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                "DATABASE_URL": clean_db, "LTC_LANDING_DIR": str(landing),
-               "LTC_REPORTS_DIR": str(tmp_path / "reports"),
+               "LTC_REPORTS_DIR": str(tmp_path / "reports"), "LTC_DB_POOL": "ltc_database",
                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         s = Stack(home, env)
         s.base, s.register_url = f"http://127.0.0.1:{port}", clean_db
         try:
             s.run("db", "migrate")
+            s.run("pools", "set", "ltc_database", "2", "database-heavy tasks of the register")
             s.start("api-server", "api-server", "--port", str(port), "--host", "127.0.0.1")
             s.start("scheduler", "scheduler")
             s.start("dag-processor", "dag-processor")

@@ -20,6 +20,8 @@ for dag_id, dag in bag.dags.items():
         "asset_triggered": type(dag.timetable).__name__,
         "retries": sorted({t.retries for t in dag.tasks}),
         "timeouts": all(t.execution_timeout is not None for t in dag.tasks),
+        "callbacks": all(bool(t.on_failure_callback) for t in dag.tasks),
+        "pools": sorted({t.pool for t in dag.tasks}),
         "outlets": sorted(str(getattr(o, "uri", o)) for t in dag.tasks for o in t.outlets),
     }
 print("RESULT" + json.dumps(out))
@@ -30,7 +32,7 @@ def parse_dags(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
            # a database that does not exist: DAG files must not connect to anything at parse time
-           "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+           "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "LTC_DB_POOL": "ltc_database"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT % str(DAGS)], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -53,4 +55,23 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     assert staged == {"ltc://staging/health", "ltc://staging/smev", "ltc://staging/optima"}
     assert "ltc://marts/mart_recipients_by_level" in dags["ltc_register"]["outlets"]
     for d in dags.values():
-        assert d["timeouts"], d
+        assert d["timeouts"] and d["callbacks"], d
+    # database-heavy tasks share the pool the environment names (the stack's ltc_database)
+    assert dags["ltc_register"]["pools"] == dags["ltc_ingest_health"]["pools"] == ["ltc_database"]
+
+
+def test_failure_callback_logs_and_records_without_personal_data(clean_db, caplog):
+    from types import SimpleNamespace
+
+    from etl.ops import on_failure
+    from tests.conftest import query
+
+    ti = SimpleNamespace(dag_id="ltc_register", task_id="validate_register", try_number=2)
+    error = RuntimeError("1 critical expectation(s) failed: every_record_linked_once: 4 unexpected\nrow samples …")
+    with caplog.at_level("ERROR", logger="ltc.ops"):
+        on_failure({"task_instance": ti, "exception": error, "run_id": "manual__1"})
+    event = json.loads(caplog.records[-1].getMessage())
+    assert event["error"] == "RuntimeError" and event["try_number"] == 2
+    assert "samples" not in event["message"]  # only the first line of the message travels
+    assert query("SELECT status, summary->>'task_id' FROM audit.pipeline_run WHERE dag_id = 'ltc_register'") == [
+        ("failed", "validate_register")]
