@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable
@@ -151,13 +152,30 @@ def safe_xml_parser() -> etree.XMLParser:
                            huge_tree=False, remove_comments=True)
 
 
+_XMLNS = re.compile(rb'(xmlns(?::[^=\s]+)?\s*=\s*)(["\'])([^"\']*)\2')
+
+
+def _encode_iri(m) -> bytes:
+    from urllib.parse import quote
+
+    return m[1] + m[2] + quote(m[3], safe=b":/?#[]@!$&()*+,;=%-._~").encode() + m[2]
+
+
 def parse_xml_bytes(data: bytes) -> etree._Element:
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
         raise FileRejected("dtd_forbidden", "document type declarations and entities are not accepted")
     try:
         root = etree.fromstring(data, safe_xml_parser())
     except etree.XMLSyntaxError as e:
-        raise FileRejected("malformed_xml", str(e)) from None
+        if "is not a valid URI" not in str(e):
+            raise FileRejected("malformed_xml", str(e)) from None
+        # Russian federal formats use Cyrillic namespace names (http://пф.рф/…): an IRI, which
+        # libxml2 refuses as a URI. Percent-encoding them keeps every name's meaning (we match
+        # elements by local name) and the document's bytes otherwise untouched.
+        try:
+            root = etree.fromstring(_XMLNS.sub(_encode_iri, data), safe_xml_parser())
+        except etree.XMLSyntaxError as e2:
+            raise FileRejected("malformed_xml", str(e2)) from None
     if root is None:
         raise FileRejected("empty_file", "no XML document")
     return root

@@ -94,6 +94,10 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     person_file = find_person_file(path, zglv.get("FILENAME"))
     persons = load_persons(person_file) if person_file else {}
     today = dt.date.today()
+    version = (zglv.get("VERSION") or "").strip()
+    if version and not version.startswith("3."):
+        # e.g. a territorial fund's own 1.x layout (SCHET/SLUCH): not the federal ZAP/Z_SL structure
+        raise FileRejected("unsupported_version", f"ZL_LIST version {version}: the federal format 3.x is expected")
     for zap in _iter(path, "ZAP"):
         pacient = next((c for c in zap if c.tag == "PACIENT"), None)
         pac = child_texts(pacient) if pacient is not None else {}

@@ -92,11 +92,19 @@ def parse_message(data: bytes, fallback_id: str, content_type: str | None = None
         yield from payload_records(payload, message_id)
 
 
+DEATH_ROOTS = ("FATALOIVRequest", "FATALRequest")  # ЗАГС 4.0.x via SMEV; the ЕГИССО sample's root
+
+
 def payload_records(payload, message_id: str) -> Iterator[SourceRecord]:
     kind = local(payload.tag)
-    death = descendant(payload, "FATALOIVRequest")
+    death = payload if kind in DEATH_ROOTS else next(
+        (d for d in (descendant(payload, r) for r in DEATH_ROOTS) if d is not None), None)
     if death is not None:
         yield from deaths(death, message_id)
+    elif kind == "ВыпискаФРИ":
+        yield from disability(payload, message_id)
+    elif kind == "ЭДПФР" and child(payload, "АДВ-СМ") is not None:
+        yield from pfr_deaths(child(payload, "АДВ-СМ"), message_id)
     elif kind == "request" and descendant(payload, "orderRequest") is not None:
         yield from applications(payload, message_id)
     else:
@@ -145,12 +153,14 @@ def deaths(request, message_id: str) -> Iterator[SourceRecord]:
     """ЗАГС death registrations (FATALOIVRequest 4.0.x): no SNILS, birth dates may be partial."""
     today = dt.date.today()
     for reg in request:
-        if local(reg.tag) != "СведРегСмертОИВ":
+        if local(reg.tag) not in ("СведРегСмертОИВ", "СведРегСмерт"):
             continue
-        number = reg.get("НомерЗапис") or "record"
+        number = reg.get("НомерЗапис") or reg.get("НомерЗаписЕГР") or "record"
         rec = SourceRecord("smev_death", f"{message_id}/{number}", etree.tostring(reg, encoding="unicode"))
         try:
             dead = descendant(reg, "СведУмер")
+            if dead is None:
+                dead = descendant(reg, "ПрдСведРег")  # FATALRequest 4.0.6: the deceased's data
             if dead is None:
                 raise CastError("missing_required", "no СведУмер")
             fio = child(dead, "ФИОУмер")
@@ -164,7 +174,8 @@ def deaths(request, message_id: str) -> Iterator[SourceRecord]:
             address = None
             adr = descendant(dead, "АдрМЖРФ")
             if adr is not None:
-                address = adr.get("АдрРФТекст")
+                fias = child(adr, "АдрРФФИАС")
+                address = adr.get("АдрРФТекст") or (fias.get("АдрТекст") if fias is not None else None)
             organ = child(reg, "ОрганЗАГС")
             out = {"message_id": message_id, "record_number": number,
                    "record_date": _date(reg.get("ДатаЗапис") or text_of(reg, "ДатаЗапис")),
@@ -179,6 +190,69 @@ def deaths(request, message_id: str) -> Iterator[SourceRecord]:
         except CastError as e:
             rec.reason, rec.detail = e.reason, e.detail
         yield rec
+
+
+def pfr_deaths(adv, message_id: str) -> Iterator[SourceRecord]:
+    """Deaths as the Pension Fund passes them on (АДВ-СМ 2019-08-22): with SNILS, full dates."""
+    today = dt.date.today()
+    for person in adv:
+        if local(person.tag) != "ЗЛ":
+            continue
+        act = descendant(person, "ЗаписьАкта")
+        number = (text_of(act, "Номер") if act is not None else None) or "record"
+        rec = SourceRecord("smev_death", f"{message_id}/{number}", etree.tostring(person, encoding="unicode"))
+        try:
+            fio = child(person, "ФИО")
+            raw = {"snils": text_of(person, "СНИЛС"), "surname": text_of(fio, "Фамилия"),
+                   "first_name": text_of(fio, "Имя"), "patronymic": text_of(fio, "Отчество")}
+            death_date = _date(text_of(person, "ДатаСмерти"))
+            if death_date is None:
+                raise CastError("missing_required", "no date of death")
+            if death_date > today:
+                raise CastError("date_in_future", f"date of death {death_date}")
+            out = {"message_id": message_id, "record_number": number,
+                   "record_date": _date(text_of(act, "Дата")) if act is not None else None,
+                   "death_date": death_date, "birth_date": _date(text_of(person, "ДатаРождения")),
+                   "birth_date_precision": "day", "sex": _sex(text_of(person, "Пол")), "zags_code": None,
+                   "address": None}
+            rec.values = cast_person(raw, out, today)
+        except CastError as e:
+            rec.reason, rec.detail = e.reason, e.detail
+        yield rec
+
+
+def disability(extract, message_id: str) -> Iterator[SourceRecord]:
+    """ФРИ extract (ВыпискаФРИ): the person and the current disability (group, dates, МСЭ act)."""
+    today = dt.date.today()
+    extract_id = text_of(extract, "Идентификатор") or message_id
+    rec = SourceRecord("smev_disability", f"{message_id}/{extract_id}", etree.tostring(extract, encoding="unicode"))
+    try:
+        person = child(extract, "ПерсональныеДанные")
+        if person is None:
+            raise CastError("missing_required", "no ПерсональныеДанные")
+        raw = {"snils": text_of(person, "СНИЛС"), "surname": text_of(person, "Фамилия"),
+               "first_name": text_of(person, "Имя"), "patronymic": text_of(person, "Отчество")}
+        dis = child(person, "АктуальныеСведенияОбИнвалидности")
+        group = text_of(dis, "ГруппаИнвалидности") if dis is not None else None
+        if group and group.strip() not in ("1", "2", "3", "4"):
+            raise CastError("unknown_code", f"disability group {group!r}")
+        when = text_of(extract, "ВремяФормирования")
+        out = {"message_id": message_id, "extract_id": extract_id,
+               "extract_time": dt.datetime.fromisoformat(when) if when else None,
+               "sex": _sex(text_of(person, "Пол")), "birth_date": _date(text_of(person, "ДатаРождения")),
+               "disability_group": int(group) if group else None,
+               "date_from": _date(text_of(dis, "ДатаС")) if dis is not None else None,
+               "date_to": _date(text_of(dis, "ДатаПо")) if dis is not None else None,
+               "mse_act_number": text_of(dis, "НомерАктаМСЭ") if dis is not None else None,
+               "mse_act_date": _date(text_of(dis, "ДатаАктаМСЭ")) if dis is not None else None,
+               "reexamination_date": _date(text_of(dis, "ОчередноеОсвидетельствование")) if dis is not None else None,
+               "cause_code": text_of(dis, "КодПричиныИнвалидности") if dis is not None else None,
+               "cause_name": text_of(dis, "НаименованиеПричиныИнвалидности") if dis is not None else None,
+               "is_child": (text_of(dis, "Ребенок") or "").strip().lower() == "true" if dis is not None else None}
+        rec.values = cast_person(raw, out, today)
+    except (CastError, ValueError) as e:
+        rec.reason, rec.detail = getattr(e, "reason", "bad_date"), getattr(e, "detail", str(e))
+    yield rec
 
 
 def _birth(dead) -> tuple[dt.date | None, str | None]:

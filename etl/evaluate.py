@@ -14,7 +14,7 @@ from etl import db
 # How each staged entity's natural id is written in truth.csv.
 NATURAL_ID = {
     "health_referral": "referral_id", "health_medical_event": "event_id", "smev_application": "order_uuid",
-    "smev_death": "record_number", "optima_recipient": "recipient_id",
+    "smev_death": "record_number", "optima_recipient": "recipient_id", "smev_disability": "extract_id",
 }
 
 

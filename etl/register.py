@@ -25,7 +25,8 @@ from etl.linkage.model import MODEL_PATH, Model, load_settings
 log = logging.getLogger(__name__)
 
 # Source rank order of int_person_record: persons are founded on the most trusted identities first.
-ENTITIES = ["optima_recipient", "smev_application", "health_referral", "health_medical_event", "smev_death"]
+ENTITIES = ["optima_recipient", "smev_application", "health_referral", "health_medical_event", "smev_death",
+            "smev_disability"]
 SYSTEM = "system"
 
 

@@ -32,9 +32,8 @@ def published_schema(name: str) -> str:
 
 # Computed once per marts build and read by many marts (dbt's materialized='table' for intermediates);
 # refreshed by refresh_materialized() at the start of every build. Indexes serve the marts' joins.
-MATERIALIZED = {"int_supplement_month": ["person_id, month", "supplement_id"],
-                "int_package_month": ["person_id, month"],
-                "int_kpi_measure": ["period_kind, period_end, measure"]}
+# (No indexes: the marts read them whole, by hash joins; an index on 12 M rows costs more than it saves.)
+MATERIALIZED = {"int_supplement_month": [], "int_package_month": [], "int_kpi_measure": []}
 
 
 def _definition(name: str) -> str:

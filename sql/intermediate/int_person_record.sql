@@ -1,5 +1,6 @@
 -- Every staged person-bearing record in one shape, with the rank of its source for survivorship
--- (lower wins: the LTC system's own card, then the citizen's application, then health, then ЗАГС).
+-- (lower wins: the LTC system's own card, then the citizen's application, then health, then ЗАГС, then
+-- ФРИ; survivorship of golden attributes is ref.source_trust's, this rank orders the founding of persons).
 CREATE VIEW register.int_person_record AS
 SELECT 'optima_recipient'::text AS entity, stg_id, batch_id, recipient_id AS natural_id, 1 AS source_rank,
        snils, surname, first_name, patronymic, sex, birth_date, address, oktmo,
@@ -19,5 +20,9 @@ SELECT 'health_medical_event', stg_id, batch_id, mo_code || '/' || event_id, 4,
 FROM staging.health_medical_event
 UNION ALL
 SELECT 'smev_death', stg_id, batch_id, record_number, 5,
-       NULL, surname, first_name, patronymic, sex, birth_date, address, NULL, death_date
-FROM staging.smev_death;
+       snils, surname, first_name, patronymic, sex, birth_date, address, NULL, death_date
+FROM staging.smev_death
+UNION ALL
+SELECT 'smev_disability', stg_id, batch_id, extract_id, 6,
+       snils, surname, first_name, patronymic, sex, birth_date, NULL, NULL, coalesce(extract_time::date, date_from)
+FROM staging.smev_disability;
