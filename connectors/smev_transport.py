@@ -10,18 +10,15 @@ Re-delivery is harmless: the same bytes are skipped as already loaded.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import requests
 from lxml import etree
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from connectors.common import FileRejected, descendant, parse_xml_bytes
+from connectors.http import retrying_session, store_durably
 from connectors.smev import mtom_root
 
 log = logging.getLogger(__name__)
@@ -47,12 +44,7 @@ class AdapterClient:
 
     def __post_init__(self):
         if self.session is None:
-            self.session = requests.Session()
-            retry = Retry(total=self.retries, connect=self.retries, read=self.retries, status=self.retries,
-                          backoff_factor=self.backoff, status_forcelist=(429, 500, 502, 503, 504),
-                          allowed_methods=None, raise_on_status=False)
-            self.session.mount("http://", HTTPAdapter(max_retries=retry))
-            self.session.mount("https://", HTTPAdapter(max_retries=retry))
+            self.session = retrying_session(self.retries, self.backoff)
 
     def _post(self, body: str) -> requests.Response:
         r = self.session.post(self.url, data=_envelope(body), timeout=self.timeout, stream=True,
@@ -81,28 +73,6 @@ class AdapterClient:
     def ack(self, message_id: str) -> None:
         self._post(f"<tns:MessageResult><tns:itSystem>{self.it_system}</tns:itSystem>"
                    f"<tns:MessageId>{message_id}</tns:MessageId></tns:MessageResult>")
-
-
-def store_durably(folder: Path, name: str, data: bytes) -> Path:
-    """Write, fsync and rename into place: a crash leaves either the whole file or none."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return target
 
 
 @dataclass

@@ -66,6 +66,22 @@ def cmd_smev_poll(a) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_optima_pull(a) -> int:
+    from connectors.optima_http import ExportError
+    from etl import pipeline
+
+    try:
+        out = pipeline.pull_optima(a.url, _run_id("optima-pull"), token=a.token or os.environ.get("LTC_OPTIMA_TOKEN"),
+                                   landing=Path(a.landing) if a.landing else None)
+    except (ExportError, OSError) as e:
+        print(f"OPTIMA export API error (watermarks unchanged): {e}", file=sys.stderr)
+        return 2
+    print(f"{out['status']}: " + ", ".join(f"{t} {n}" for t, n in out["rows"].items()))
+    if out["bundle"]:
+        print(f"bundle {out['bundle']}")
+    return 0
+
+
 def cmd_register(a) -> int:
     from etl import db, pipeline, register
 
@@ -296,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--connect-timeout", type=float, default=5.0)
     sp.add_argument("--read-timeout", type=float, default=60.0)
     sp.set_defaults(func=cmd_smev_poll)
+
+    op = sub.add_parser("optima-pull", help="pull the OPTIMA export API since the last watermark and land it")
+    op.add_argument("--url", required=True, help="base URL of the export API")
+    op.add_argument("--token", help="bearer token (default: LTC_OPTIMA_TOKEN)")
+    op.add_argument("--landing", help="folder for the pulled bundles (default var/landing/optima)")
+    op.set_defaults(func=cmd_optima_pull)
 
     r = sub.add_parser("register", help="link staged records into the register; merges, unmerges, model")
     r.add_argument("action", nargs="?", choices=["build", "rebuild", "merge", "unmerge", "show", "train", "export"],

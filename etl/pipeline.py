@@ -48,6 +48,27 @@ def ingest(source: str, folder: Path, run_id: str) -> dict:
     return summary
 
 
+def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path | None = None) -> dict:
+    """Pull the OPTIMA export API since the stored watermarks, land the bundle, then move them."""
+    from connectors import optima_http
+    from etl import load
+
+    db.upgrade()
+    with db.transaction() as conn, conn.cursor() as cur:
+        marks = optima_http.load_watermarks(cur)
+
+    def save(new_marks, landed):
+        with db.transaction() as conn, conn.cursor() as cur:
+            optima_http.save_watermarks(cur, new_marks, getattr(landed, "batch_id", None))
+
+    result = optima_http.pull(optima_http.ExportClient(url, token=token), Path(landing or landing_dir("optima")),
+                              lambda p: load.ingest_file("optima", p, run_id), marks, save)
+    summary = {"status": result.status, "rows": result.rows, "bundle": str(result.bundle) if result.bundle else None,
+               "watermarks": result.watermarks}
+    record_step(run_id, "ltc_ingest_optima", "pull_api", "success", summary)
+    return summary
+
+
 def build_register(run_id: str, rebuild: bool = False) -> dict:
     from etl import register
 

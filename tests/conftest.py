@@ -16,7 +16,7 @@ DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "regis
                "register.person", "register.linkage_model", "register.build_run",
                "audit.expectation_result", "audit.pipeline_run", "marts.mart_recipients_by_level",
                "marts.mart_data_quality",
-               "audit.load_batch"]
+               "audit.load_batch", "audit.source_watermark"]
 
 
 @pytest.fixture(scope="session")
