@@ -177,12 +177,23 @@ class Clusterer:
         """edges: (l, r, weight) sorted by weight descending, then l, r (a deterministic order): every pair
         at or above the review weight, and every pair sharing a valid SNILS whatever its weight."""
         weak = []
+        find, parent, size, profiles, records = self.find, self.parent, self.size, self.profiles, self.records
         for l, r, w in edges:
             if w < link_weight:
                 weak.append((l, r, w))
                 continue
-            a, b = self.find(l), self.find(r)
+            a, b = find(l), find(r)
             if a == b:
+                continue
+            # Fast path: a cluster without a profile holds only records equal to its root's; two such
+            # clusters saying the same thing cannot conflict, and stay uniform when joined.
+            if (a not in profiles and b not in profiles and records[a] == records[b] and records[a][6] is None
+                    and not self.cannot):
+                if size[a] < size[b]:
+                    a, b = b, a
+                parent[b] = a
+                size[a] += size[b]
+                self.decisions.append(Decision(l, r, w, "link"))
                 continue
             reason = self._refusal(a, b)
             if reason is None:
