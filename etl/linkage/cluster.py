@@ -151,7 +151,17 @@ class Clusterer:
     # ---- the run -----------------------------------------------------------------------------
     def seed(self, groups: list[list[int]]) -> None:
         """Records known to be one person already (existing register persons): joined unconditionally."""
+        records = self.records
         for group in groups:
+            first = records[group[0]]
+            if all(records[x] == first for x in group[1:]):  # uniform: parent pointers, no profile needed
+                root = self.find(group[0])
+                for x in group[1:]:
+                    y = self.find(x)
+                    if y != root:
+                        self.parent[y] = root
+                        self.size[root] += self.size[y]
+                continue
             root = self.find(group[0])
             for x in group[1:]:
                 y = self.find(x)
