@@ -111,12 +111,19 @@ def build_mart(cur, name: str, schema: str) -> int:
 
 def publish_mart(cur, name: str, schema: str) -> int:
     """Replace the published table by the validated build in one transaction (readers see old or new),
-    with its grants and row-level security."""
+    with its grants and row-level security. The build table is consumed."""
     from etl import access
 
     target = published_schema(name)
+    cur.execute("SELECT to_regclass(%s)", (f"{schema}.{name}",))
+    if cur.fetchone()[0] is None:  # published already (a re-run of the publication): nothing to do
+        cur.execute(f"SELECT count(*) FROM {target}.{name}")
+        return cur.fetchone()[0]
     cur.execute(f"DROP TABLE IF EXISTS {target}.{name}")
-    cur.execute(f"CREATE TABLE {target}.{name} AS SELECT *, now() AS published_at FROM {schema}.{name}")
+    # the validated build table itself moves (no copy of millions of rows); published_at is a
+    # constant default, which PostgreSQL adds without rewriting the table
+    cur.execute(f"ALTER TABLE {schema}.{name} SET SCHEMA {target}")
+    cur.execute(f"ALTER TABLE {target}.{name} ADD COLUMN published_at timestamptz NOT NULL DEFAULT now()")
     access.protect(cur, target, name)
     cur.execute(f"SELECT count(*) FROM {target}.{name}")
     return cur.fetchone()[0]

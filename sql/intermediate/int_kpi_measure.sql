@@ -15,11 +15,13 @@ WITH months AS (
     SELECT DISTINCT person_id, month FROM register.int_supplement_month
 ), receiving_count AS (
     SELECT month, count(*) AS n FROM receiving_month GROUP BY month
-), events AS (
-    SELECT date_trunc('month', e.start_date)::date AS month, e.event_type, count(*) AS n
-    FROM staging.health_medical_event e
-    JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
-    JOIN receiving_month r ON r.person_id = l.person_id AND r.month = date_trunc('month', e.start_date)
+), events AS (  -- (the month computed first, as a date: a hash join on person and month, not a filter)
+    SELECT em.month, em.event_type, count(*) AS n
+    FROM (SELECT l.person_id, date_trunc('month', e.start_date)::date AS month, e.event_type
+          FROM staging.health_medical_event e
+          JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
+          WHERE e.event_type IN ('hospitalisation', 'ambulance', 'outpatient')) em
+    JOIN receiving_month r ON r.person_id = em.person_id AND r.month = em.month
     GROUP BY 1, 2
 ), flow AS (
     SELECT month, 'recipient_months' AS measure, n::numeric AS value FROM receiving_count
