@@ -1,11 +1,17 @@
 -- Grain: month × recipient (pseudonymous person_key) × provider. Minutes of the social package
 -- assigned by the supplements in force against minutes the care assistants reported delivered;
 -- under_delivered when delivered is below ref.setting 'under_delivery_share' of assigned.
-SELECT pm.month, k.person_key, coalesce(pm.oktmo, '00000000') AS oktmo, pm.provider_id, max(pm.care_level) AS care_level,
-       sum(pm.assigned_minutes)::int AS assigned_minutes, sum(pm.delivered_minutes)::int AS delivered_minutes,
-       round(sum(pm.delivered_minutes) / nullif(sum(pm.assigned_minutes), 0), 3) AS delivery_ratio,
-       sum(pm.delivered_minutes) < (SELECT value::numeric FROM ref.setting WHERE key = 'under_delivery_share')
-           * sum(pm.assigned_minutes) AS under_delivered
-FROM register.int_package_month pm
+-- (Grouped on the integer person id first: the pseudonym joins 1 row per group, not every row.)
+WITH g AS (
+    SELECT month, person_id, coalesce(oktmo, '00000000') AS oktmo, provider_id, max(care_level) AS care_level,
+           sum(assigned_minutes) AS assigned, sum(delivered_minutes) AS delivered
+    FROM register.int_package_month
+    GROUP BY month, person_id, oktmo, provider_id
+)
+SELECT g.month, k.person_key, g.oktmo, g.provider_id, g.care_level,
+       g.assigned::int AS assigned_minutes, g.delivered::int AS delivered_minutes,
+       round(g.delivered / nullif(g.assigned, 0), 3) AS delivery_ratio,
+       g.delivered < (SELECT value::numeric FROM ref.setting WHERE key = 'under_delivery_share') * g.assigned
+           AS under_delivered
+FROM g
 JOIN register.int_person_key k USING (person_id)
-GROUP BY pm.month, k.person_key, pm.oktmo, pm.provider_id
