@@ -41,6 +41,10 @@ def make_ingest_dag(source: str):
             from etl import pipeline
 
             folder = pipeline.landing_dir(source, context["params"].get("landing_dir") or None)
+            if source == "optima" and os.environ.get("LTC_OPTIMA_API_URL"):
+                # the export API, when configured: pulled into the landing folder, then landed with the rest
+                print("OPTIMA API:", pipeline.pull_optima(os.environ["LTC_OPTIMA_API_URL"], context["run_id"],
+                                                           token=os.environ.get("LTC_OPTIMA_TOKEN"), landing=folder))
             summary = pipeline.ingest(source, folder, context["run_id"])
             if summary["rejected"]:
                 print("rejected files:", *summary["rejected"], sep="\n  ")
