@@ -182,10 +182,7 @@ def deaths(request, message_id: str) -> Iterator[SourceRecord]:
                    "death_date": death_date, "birth_date": birth, "birth_date_precision": precision,
                    "sex": {"1": "M", "2": "F"}.get((sex_code or "").strip()),
                    "zags_code": organ.get("КодЗАГС") if organ is not None else None, "address": address}
-            if death_date is None:
-                raise CastError("missing_required", "no date of death")
-            if death_date > today:
-                raise CastError("date_in_future", f"date of death {death_date}")
+            _check_death_date(death_date, today)
             rec.values = cast_person(raw, out, today)
         except CastError as e:
             rec.reason, rec.detail = e.reason, e.detail
@@ -205,11 +202,7 @@ def pfr_deaths(adv, message_id: str) -> Iterator[SourceRecord]:
             fio = child(person, "ФИО")
             raw = {"snils": text_of(person, "СНИЛС"), "surname": text_of(fio, "Фамилия"),
                    "first_name": text_of(fio, "Имя"), "patronymic": text_of(fio, "Отчество")}
-            death_date = _date(text_of(person, "ДатаСмерти"))
-            if death_date is None:
-                raise CastError("missing_required", "no date of death")
-            if death_date > today:
-                raise CastError("date_in_future", f"date of death {death_date}")
+            death_date = _check_death_date(_date(text_of(person, "ДатаСмерти")), today)
             out = {"message_id": message_id, "record_number": number,
                    "record_date": _date(text_of(act, "Дата")) if act is not None else None,
                    "death_date": death_date, "birth_date": _date(text_of(person, "ДатаРождения")),
@@ -253,6 +246,14 @@ def disability(extract, message_id: str) -> Iterator[SourceRecord]:
     except (CastError, ValueError) as e:
         rec.reason, rec.detail = getattr(e, "reason", "bad_date"), getattr(e, "detail", str(e))
     yield rec
+
+
+def _check_death_date(death_date: dt.date | None, today: dt.date) -> dt.date:
+    if death_date is None:
+        raise CastError("missing_required", "no date of death")
+    if death_date > today:
+        raise CastError("date_in_future", f"date of death {death_date}")
+    return death_date
 
 
 def _birth(dead) -> tuple[dt.date | None, str | None]:

@@ -127,15 +127,15 @@ def sex_from_patronymic(patronymic: str | None) -> str | None:
     return None
 
 
+# How sources write sex (folded to lower case); also the SQL twin in etl/linkage/features.py.
+SEX_CODES = {"m": "M", "м": "M", "1": "M", "муж": "M", "мужской": "M", "male": "M",
+             "f": "F", "ж": "F", "2": "F", "жен": "F", "женский": "F", "female": "F"}
+
+
 def normalize_sex(value: str | None) -> str | None:
     if value is None:
         return None
-    key = str(value).strip().lower()
-    if key in ("m", "м", "1", "муж", "мужской", "male"):
-        return "M"
-    if key in ("f", "ж", "2", "жен", "женский", "female"):
-        return "F"
-    return None
+    return SEX_CODES.get(str(value).strip().lower())
 
 
 _DATE_FORMATS = ("%d/%m/%Y", "%Y%m%d", "%d.%m.%y")

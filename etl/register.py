@@ -177,21 +177,27 @@ def _link_pending(cur, run_id: str) -> dict:
     ids = _draw_ids(cur, len(new_roots))
     person_of_root.update(zip(new_roots, ids))
 
+    # one pass over the decided pairs: the strongest link of each record, and the pairs for review
     best: dict[int, tuple] = {}
-    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("link",)):
-        for x in (l, r):
-            if x not in best or w > best[x][0]:
-                best[x] = (w, contrib)
+    reviews = []
+    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("link", "review")):
+        if outcome == "link":
+            for x in (l, r):
+                if x not in best or w > best[x][0]:
+                    best[x] = (w, contrib)
+        else:
+            reviews.append((*rows[l][1].split(":"), *rows[r][1].split(":"), outcome.split(":", 1)[1], w,
+                            json.dumps(contrib, ensure_ascii=False)))
     manual_rids = {x for pair in manual[0] for x in pair}
-    founders = {}
+    unfounded = set(ids)  # new persons whose first record has not been met yet (rid order)
     links, history = [], []
     for rid, record_id, fixed in rows:
         if fixed is not None:
             continue
         entity, stg_id = record_id.split(":")
         person = person_of_root[result.labels[rid]]
-        if person not in founders and person in ids:
-            founders[person] = rid
+        if person in unfounded:
+            unfounded.discard(person)
             rule, w, expl = "new", None, None
         elif rid in manual_rids:
             rule, w, expl = "manual", None, None
@@ -206,18 +212,13 @@ def _link_pending(cur, run_id: str) -> dict:
                  ["entity", "stg_id", "person_id", "rule", "match_weight", "model_id", "explanation"], links)
     db.copy_rows(cur, "register.link_history",
                  ["action", "entity", "stg_id", "person_id", "match_weight", "actor", "reason", "run_id"], history)
-    review = _queue_reviews(cur, con, result)
+    review = _queue_reviews(cur, reviews)
     return {"linked": sum(1 for x in links if x[3] != "new"), "new_persons": len(ids), "review": review,
             "model_id": model_id, "incremental": incremental, **{f"t_{k}": v for k, v in result.timings.items()}}
 
 
-def _queue_reviews(cur, con, result) -> int:
-    rows = []
-    ids = dict(con.execute("SELECT rid, record_id FROM rec").fetchall())
-    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("review",)):
-        el, sl = ids[l].split(":")
-        er, sr = ids[r].split(":")
-        rows.append((el, sl, er, sr, outcome.split(":", 1)[1], w, json.dumps(contrib, ensure_ascii=False)))
+def _queue_reviews(cur, rows: list[tuple]) -> int:
+    """rows: (entity_l, stg_id_l, entity_r, stg_id_r, reason, weight, explanation); known pairs are kept."""
     if not rows:
         return 0
     cur.execute("CREATE TEMP TABLE new_review (LIKE register.review INCLUDING DEFAULTS) ON COMMIT DROP")

@@ -68,10 +68,10 @@ def sheets(month: dt.date) -> list[Sheet]:
                "recognised_level_2", "recognised_level_3", "not_needing", "contracted", "receiving",
                "median_days_to_assessment", "p90_days_to_assessment", "median_days_to_service",
                "p90_days_to_service"], ("channel", "identified")),
-        Sheet("Исполнение пакета", f"SELECT provider_id, municipality, recipients, assigned_minutes, delivered_minutes, "
-              f"delivery_ratio, under_delivered_recipients FROM marts.mart_package_execution_provider p "
-              f"LEFT JOIN ref.municipality USING (oktmo) "
-              f"CROSS JOIN LATERAL (SELECT coalesce(name, 'не указан') AS municipality) n WHERE month = {m} ORDER BY 1, 2",
+        Sheet("Исполнение пакета", f"SELECT p.provider_id, coalesce(mu.name, 'не указан') AS municipality, p.recipients, "
+              f"p.assigned_minutes, p.delivered_minutes, p.delivery_ratio, p.under_delivered_recipients "
+              f"FROM marts.mart_package_execution_provider p LEFT JOIN ref.municipality mu USING (oktmo) "
+              f"WHERE p.month = {m} ORDER BY 1, 2",
               ["provider_id", "municipality", "recipients", "assigned_minutes", "delivered_minutes", "delivery_ratio",
                "under_delivered_recipients"], ("provider_id", "delivered_minutes")),
         Sheet("Показатели (КПЭ)", f"SELECT name_ru, value, unit, numerator, denominator, formula_ru, parameter_note "

@@ -26,14 +26,6 @@ CYRILLIC = "абвгдежзийклмнопрстуфхцчшщыэюя"
 ONE_BYTE = "abcdefghijklmnopqrstuvwxyzABCD"
 _TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
 
-_SEX_CODES = {"m": "M", "м": "M", "1": "M", "муж": "M", "мужской": "M", "male": "M",
-              "f": "F", "ж": "F", "2": "F", "жен": "F", "женский": "F", "female": "F"}
-
-
-def _in_list(values) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def snils_sql(col: str) -> str:
     """SQL for the 11-digit SNILS in `col` when valid, else NULL (rules of normalize.normalize_snils)."""
     text = f"regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1')"
@@ -98,7 +90,8 @@ def build(con) -> int:
     con.register("dob_map", dobs)
     fixed = "i.fixed" if "fixed" in cols else "NULL::BIGINT"
     is_new = "i.is_new" if "is_new" in cols else "TRUE"
-    sex = f"CASE lower(trim(i.sex)) {' '.join(f'WHEN {chr(39)}{k}{chr(39)} THEN {chr(39)}{v}{chr(39)}' for k, v in _SEX_CODES.items())} END"
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in normalize.SEX_CODES.items())
+    sex = f"CASE lower(trim(i.sex)) {whens} END"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE rec AS
         WITH s AS (

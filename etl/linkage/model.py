@@ -65,10 +65,6 @@ def weight_of(probability: float) -> float:
     return math.log2(probability / (1 - probability))
 
 
-def probability_of(weight: float) -> float:
-    return 1 / (1 + 2 ** -weight)
-
-
 def gamma_sql(comparison: dict) -> str:
     """The comparison level of a pair: -1 when either side is empty, else the first level that holds."""
     whens = " ".join(f"WHEN {lvl['sql']} THEN {i}" for i, lvl in enumerate(comparison["levels"]))
