@@ -97,12 +97,13 @@ def explanations(con, result: Result, outcomes: tuple[str, ...] = ("link", "revi
     tf = [c["name"] for c in result.settings["comparisons"] if c.get("tf_column")]
     rows = con.execute(f"""SELECT d.l, d.r, p.w, d.outcome, {', '.join(f'p.g_{n}' for n in names)}
             {''.join(f', p.a_{n}' for n in tf)}
-        FROM decided d JOIN pairs p ON p.l = d.l AND p.r = d.r ORDER BY d.l, d.r""").fetchall()
+        FROM decided d JOIN pairs p ON p.l = d.l AND p.r = d.r
+        WHERE split_part(d.outcome, ':', 1) IN (SELECT unnest(?::VARCHAR[])) ORDER BY d.l, d.r""",
+                       [list(outcomes)]).fetchall()
     con.unregister("decided")
     for l, r, w, outcome, *rest in rows:
-        if outcome.split(":")[0] in outcomes:
-            g, a = rest[:len(names)], rest[len(names):]
-            yield l, r, w, outcome, explain(result.settings, result.model, dict(zip(names, g)), dict(zip(tf, a)))
+        g, a = rest[:len(names)], rest[len(names):]
+        yield l, r, w, outcome, explain(result.settings, result.model, dict(zip(names, g)), dict(zip(tf, a)))
 
 
 def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = None, explain_path: Path | None = None,
@@ -128,13 +129,12 @@ def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = Non
     if existing:
         con.execute("CREATE TABLE prev AS SELECT record_id, register_id FROM read_csv(?, header = true, "
                     "all_varchar = true)", [str(existing)])
-        con.execute(f"""CREATE VIEW linkage_input AS SELECT {select}, i.rowid AS ord,
-                dense_rank() OVER (ORDER BY p.register_id) * (p.register_id IS NOT NULL)::INT AS fixed0,
-                p.register_id IS NULL AS is_new, p.register_id AS prev_id
+        # an earlier person is a fixed cluster: its register id numbered densely as the cluster key
+        con.execute(f"""CREATE TABLE linkage_fixed AS SELECT {select}, i.rowid AS ord,
+                CASE WHEN p.register_id IS NOT NULL THEN dense_rank() OVER (ORDER BY p.register_id) END::BIGINT
+                    AS fixed, p.register_id IS NULL AS is_new, p.register_id AS prev_id
             FROM raw i LEFT JOIN prev p ON p.record_id = trim(i.record_id)""")
-        con.execute("CREATE TABLE linkage_fixed AS SELECT * REPLACE (nullif(fixed0, 0) AS fixed0) FROM linkage_input")
-        con.execute("DROP VIEW linkage_input")
-        con.execute("CREATE VIEW linkage_input AS SELECT * EXCLUDE (fixed0), fixed0::BIGINT AS fixed FROM linkage_fixed")
+        con.execute("CREATE VIEW linkage_input AS SELECT * FROM linkage_fixed")
     else:
         con.execute(f"CREATE VIEW linkage_input AS SELECT {select}, i.rowid AS ord FROM raw i")
     load_s = round(time.perf_counter() - t0, 2)
