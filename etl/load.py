@@ -162,10 +162,11 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
     hashes = [r.content_hash for r in records]
     seen: dict[str, str] = {}
     for i in range(0, len(hashes), 10000):
-        cur.execute("SELECT content_hash, min(batch_id || ':' || locator) FROM raw.record r"
-                    " JOIN audit.load_batch b USING (batch_id)"
-                    " WHERE r.source = %s AND (b.status = 'loaded' OR r.batch_id = %s) AND content_hash = ANY(%s)"
-                    " GROUP BY content_hash", (source, batch_id, hashes[i:i + 10000]))
+        cur.execute("SELECT r.content_hash, min(r.batch_id || ':' || r.locator)"
+                    " FROM unnest(%s::text[]) AS u(content_hash) JOIN raw.record r USING (content_hash)"
+                    " JOIN audit.load_batch b ON b.batch_id = r.batch_id"
+                    " WHERE r.source = %s AND (b.status = 'loaded' OR r.batch_id = %s)"
+                    " GROUP BY r.content_hash", (hashes[i:i + 10000], source, batch_id))
         seen.update(dict(cur.fetchall()))
     # A source that repeats its own ids still lands every record: repeats get "#2", "#3"…
     cur.execute("SELECT locator FROM raw.record WHERE batch_id = %s AND locator = ANY(%s)",

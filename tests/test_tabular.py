@@ -176,15 +176,78 @@ SNILS_CASES = ["112-233-445 95", "11223344595", "112 233 445 95", "2345678901", 
                "№ 112-233-445 95", "1.0", "0000000000"]
 
 
-def test_sql_snils_rules_agree_with_normalize(pg_url):
-    # The set-based loader re-states normalize.normalize_snils in SQL: both must agree on awkward input.
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+def test_sql_snils_rules_agree_with_normalize(pg_url, engine):
+    # The set-based loader re-states normalize.normalize_snils in SQL (run by DuckDB when landing; the same
+    # text is valid PostgreSQL): both must agree with Python on awkward input.
+    import duckdb
+
     exprs = tabular.snils_sql("t")
-    with db.transaction() as conn, conn.cursor() as cur:
-        for raw in SNILS_CASES + [normalize.format_snils(f"{n:09d}" + normalize.snils_checksum(f"{n:09d}"))
-                                  for n in range(1001990, 1002010)]:
-            text = raw.strip() or None
-            cur.execute(f"SELECT d, CASE WHEN {tabular.snils_valid_sql('d', 's')} THEN d END FROM ("
-                        f"  SELECT d, CASE WHEN d ~ '^\\d{{11}}$' THEN {tabular.snils_sum_sql('d')} END AS s"
-                        f"  FROM (SELECT {exprs} AS d FROM (SELECT %s::text AS t) x) y) z", (text,))
-            _digits, snils = cur.fetchone()
-            assert snils == normalize.normalize_snils(raw)[0], raw
+    template = (f"SELECT d, CASE WHEN {tabular.snils_valid_sql('d', 's')} THEN d END FROM ("
+                f"  SELECT d, CASE WHEN d ~ '^[0-9]{{11}}$' THEN {tabular.snils_sum_sql('d')} END AS s"
+                f"  FROM (SELECT {exprs} AS d FROM (SELECT PARAM::text AS t) x) y) z")
+    cases = SNILS_CASES + [normalize.format_snils(f"{n:09d}" + normalize.snils_checksum(f"{n:09d}"))
+                           for n in range(1001990, 1002010)]
+    if engine == "duckdb":
+        con = duckdb.connect()
+        run = lambda text: con.execute(template.replace("PARAM", "?"), [text]).fetchone()  # noqa: E731
+    else:
+        conn = db.connect(pg_url)
+        cur = conn.cursor()
+        run = lambda text: (cur.execute(template.replace("PARAM", "%s"), (text,)), cur.fetchone())[1]  # noqa: E731
+    for raw in cases:
+        _digits, snils = run(raw.strip() or None)
+        assert snils == normalize.normalize_snils(raw)[0], raw
+
+
+HOSTILE_CELLS = ["", " ", "NULL", "null", "nUlL", "NULLX", "a,b", "{x}", 'say "hi"', "back\\slash", "tab\there",
+                 "line\nbreak", "cr\rx", "vt\x0bx", "ff\x0cx", "Семёнова", "\u00a0nbsp", "'quote'", "ＮＵＬＬ", None]
+
+
+def test_payload_is_postgresqls_text_form_of_the_cells(pg_url):
+    # raw.record.payload is built by DuckDB; it must be exactly what PostgreSQL prints for the text[] (so
+    # payload::text[] reads the cells back) and its hash what PostgreSQL computes for it.
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE MACRO pg_element(v) AS {tabular._PG_ELEMENT}")
+    cells = HOSTILE_CELLS + list(reversed(HOSTILE_CELLS))
+    names = [f"c{i}" for i in range(len(cells))]
+    con.execute(f"CREATE TABLE land AS SELECT '2' AS locator, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,"
+                f" {', '.join(f'?::VARCHAR AS {n}' for n in names)}", cells)
+    con.execute(tabular._hash_statement(names))
+    payload, digest = con.execute("SELECT payload, content_hash FROM h").fetchone()
+    with db.transaction(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT (%s::text[])::text, %s::text[], encode(sha256(convert_to((%s::text[])::text, 'UTF8')), 'hex')",
+                    (cells, payload, cells))
+        pg_payload, back, pg_digest = cur.fetchone()
+    assert payload == pg_payload and back == cells and digest == pg_digest
+    # a malformed row's payload is just the cells it had (extra ones included)
+    con.execute("DROP TABLE h; UPDATE land SET nf = 3, extra = ['x{', NULL]")
+    con.execute(tabular._hash_statement(names[:2]))
+    assert con.execute("SELECT payload FROM h").fetchone()[0] == '{""," ","x{"}'
+
+
+QUOTES = (HEADER + "\r\n"
+          '360001;"A-1";02.01.2024;иное;;"Ива""нов";Иван;;М;01.02.1950;;да\r\n'
+          '360001;A-2;02.01.2024;иное;;Пет"ров;Пётр;;М;01.02.1950;;да\r\n'
+          '360001;A-3;02.01.2024;"иное;""многострочное""\r\nзначение";;Сидоров;Пётр;;М;01.02.1950;;да\r\n'
+          '360001;A-4;02.01.2024;иное;"";Смирнов;Пётр;"";М;01.02.1950;;да\r\n')
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["duckdb", "python"])
+def test_quotes_and_multiline_cells_read_alike_on_both_paths(clean_db, tmp_path, monkeypatch, direct):
+    if not direct:
+        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+    res = ingest(write(tmp_path, "q.csv", QUOTES))
+    assert (res.read, res.staged) == (4, 4)
+    rows = referrals()
+    assert [r["surname"] for r in rows] == ['Ива"нов', 'Пет"ров', "Сидоров", "Смирнов"]
+    assert [r["locator"] for r in rows] == ["2", "3", "4", "5"]
+    assert rows[2]["channel"] == "other"  # an unknown channel text takes the default
+    raw = query("SELECT payload::text[] FROM raw.record ORDER BY locator")
+    assert raw[2][0][3] == 'иное;"многострочное"\r\nзначение'
+    assert raw[3][0][4] is None and raw[3][0][7] is None  # an empty cell is NULL, quoted or not
+    hashes = query("SELECT content_hash FROM raw.record ORDER BY locator")
+    assert hashes == [(h,) for (h,) in query(
+        "SELECT encode(sha256(convert_to(payload, 'UTF8')), 'hex') FROM raw.record ORDER BY locator")]
