@@ -197,18 +197,6 @@ def child(el, name: str):
     return None
 
 
-def child_texts(el) -> dict[str, str]:
-    """Stripped text of each direct child by local name (the first of repeated ones); empty ones left out."""
-    out: dict[str, str] = {}
-    for c in el:
-        text = c.text
-        if text and isinstance(c.tag, str):
-            name = c.tag.rpartition("}")[2]
-            if name not in out and (text := text.strip()):
-                out[name] = text
-    return out
-
-
 def descendant(el, name: str):
     if el is None:
         return None

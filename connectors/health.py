@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from connectors.common import MAX_FILE_BYTES, FileRejected, SourceRecord
+from connectors.common import MAX_FILE_BYTES, FileRejected
 
 SOURCE = "health"
 
@@ -110,7 +110,11 @@ class Table:
     header: list[str]
     fields: list[str | None]                  # canonical field per column, None for unknown columns
     rows: Callable[[], Iterator[tuple[int, list[str]]]]
-    direct: dict | None = None                # {path, encoding, delimiter, skip}: for COPY FROM STDIN
+    direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
+    # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
+    # itself, with reasons found while reading in `pre_reason`/`pre_detail`, and `records(locator, seq,
+    # payload)`: each record as read.
+    reader: Callable | None = None
 
 
 def open_table(path: Path) -> Table:
@@ -134,13 +138,69 @@ def open_table(path: Path) -> Table:
     return Table(entity, header, fields, rows, direct)
 
 
-def parse(path: Path) -> Iterator[SourceRecord]:
-    """Record-at-a-time parsing: ОМС registers (XML). Tables go through open_table and etl/tabular.py."""
+REGISTER_FIELDS = ["event_id", "mo_code", "event_type", "start_date", "end_date", "icd10", "enp", "surname",
+                   "first_name", "patronymic", "sex", "birth_date", "snils"]
+
+
+def open_register(path: Path, folder: Path) -> Table | None:
+    """An ОМС case file (with its L-file) as a table of medical events, landed like the CSV extracts;
+    None for an L-file on its own."""
     from connectors import oms
 
-    if Path(path).suffix.lower() != ".xml":
-        raise FileRejected("unsupported_format", f"{Path(path).suffix or 'no extension'}: tables use open_table")
-    yield from oms.parse(Path(path))
+    ex = oms.extract(Path(path), Path(folder))
+    if ex is None:
+        return None
+
+    def reader(con, cells: list[str]) -> None:
+        _csv_into_duckdb(con, "cases", ex.cases, oms.CASE_COLUMNS)
+        _csv_into_duckdb(con, "pers_rows", ex.persons, oms.PERSON_COLUMNS)
+        usl = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in oms.USL_OK.items())
+        default = "'outpatient'" if ex.dispensary else "NULL"  # a D-file's cases: dispensary visits
+        no_file = "" if ex.persons else " (no L-file beside the case file)"
+        con.execute(_REGISTER_LAND.format(usl=usl, default=default, no_file=no_file))
+
+    return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader)
+
+
+def _csv_into_duckdb(con, name: str, file: Path | None, columns: list[str]) -> None:
+    from etl import tabular
+
+    cols = "{" + ", ".join(f"'{c}': '{'BIGINT' if c == 'seq' else 'VARCHAR'}'" for c in columns) + "}"
+    source = (f"read_csv('{file}', columns = {cols}, header = false, delim = ',', quote = '\"', escape = '\"',"
+              f" auto_detect = false, strict_mode = true, max_line_size = {tabular.MAX_ROW_BYTES}, buffer_size = {4 * tabular.MAX_ROW_BYTES})" if file else
+              f"(SELECT {', '.join(('NULL::BIGINT' if c == 'seq' else 'NULL::VARCHAR') + ' AS ' + c for c in columns)}"
+              " LIMIT 0)")
+    tabular._read_flat_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")
+
+
+# Cases joined with their persons, in the column order of REGISTER_FIELDS; empty cells are NULL. Locators
+# are worked out on narrow rows first (window functions over the XML would hold it all in memory).
+_REGISTER_LAND = """
+CREATE TABLE case_locator AS
+WITH numbered AS (  -- a case id repeated in the file: "#2", "#3"...
+    SELECT seq, CASE WHEN row_number() OVER w > 1 THEN locator || '#' || row_number() OVER w ELSE locator END AS loc1
+    FROM cases WINDOW w AS (PARTITION BY locator ORDER BY seq)
+)
+SELECT seq, CASE WHEN count(*) OVER (PARTITION BY loc1) > 1 THEN loc1 || '@' || seq ELSE loc1 END AS locator
+FROM numbered;
+CREATE TABLE pers AS  -- a person listed twice: the later entry, as a reader going down the file would keep
+SELECT * FROM pers_rows WHERE id_pac IS NOT NULL QUALIFY row_number() OVER (PARTITION BY id_pac ORDER BY seq DESC) = 1;
+CREATE TABLE land AS
+WITH typed AS (
+    SELECT c.* EXCLUDE (payload), CASE WHEN c.usl_ok IS NULL THEN {default} ELSE CASE c.usl_ok {usl} END END AS event_type,
+           l.locator AS loc, p.id_pac AS person, p.fam, p.im, p.ot,
+           CASE p.w WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS sex, p.dr, p.snils
+    FROM cases c JOIN case_locator l ON l.seq = c.seq LEFT JOIN pers p ON p.id_pac = c.id_pac
+)
+SELECT loc AS locator, seq, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,
+       event_id AS c0, coalesce(lpu, lpu_1) AS c1, event_type AS c2, date_z_1 AS c3, date_z_2 AS c4, ds1 AS c5,
+       enp AS c6, fam AS c7, im AS c8, ot AS c9, sex AS c10, dr AS c11, snils AS c12,
+       CASE WHEN person IS NULL THEN 'no_person_data' WHEN event_type IS NULL THEN 'unknown_code' END AS pre_reason,
+       CASE WHEN person IS NULL THEN 'ID_PAC ' || coalesce(id_pac, '(none)') || ' not found in an L-file{no_file}'
+            WHEN event_type IS NULL THEN 'USL_OK ' || usl_ok END AS pre_detail
+FROM typed;
+DROP TABLE pers; DROP TABLE pers_rows;
+CREATE VIEW records AS SELECT l.locator, c.seq, c.payload FROM cases c JOIN case_locator l ON l.seq = c.seq"""
 
 
 SAMPLE_BYTES = 1 << 20

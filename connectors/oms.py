@@ -9,13 +9,13 @@ A case whose person is not in an L-file is kept in quarantine (`no_person_data`)
 """
 from __future__ import annotations
 
-import datetime as dt
+import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from lxml import etree
 
-from connectors.common import CastError, FileRejected, SourceRecord, as_date, cast_person, child_texts, text_of
+from connectors.common import FileRejected
 
 # V006 «условия оказания медицинской помощи» → our event types; D-files (диспансеризация) have no USL_OK.
 USL_OK = {"1": "hospitalisation", "2": "day_hospital", "3": "outpatient", "4": "ambulance"}
@@ -73,67 +73,91 @@ def find_person_file(path: Path, filename: str | None) -> Path | None:
     return None
 
 
-def load_persons(path: Path) -> dict[str, dict]:
-    persons = {}
-    for pers in _iter(path, "PERS"):
-        f = child_texts(pers)
-        if pid := f.get("ID_PAC"):
-            persons[pid] = {"surname": f.get("FAM"), "first_name": f.get("IM"), "patronymic": f.get("OT"),
-                            "sex": {"1": "M", "2": "F"}.get(f.get("W", "")), "birth_date": f.get("DR"),
-                            "snils": f.get("SNILS")}
-    return persons
+# Columns of the extracted case rows and person rows (plain UTF-8 CSV, one row per Z_SL / PERS).
+CASE_COLUMNS = ["seq", "locator", "id_pac", "enp", "event_id", "usl_ok", "lpu", "lpu_1", "date_z_1", "date_z_2",
+                "ds1", "payload"]
+PERSON_COLUMNS = ["seq", "id_pac", "fam", "im", "ot", "w", "dr", "snils"]
 
 
-def parse(path: Path) -> Iterator[SourceRecord]:
+@dataclass
+class Extract:
+    """An ОМС case file flattened for set-based landing (etl/tabular.py casts and checks the rows)."""
+    cases: Path
+    persons: Path | None       # None: no L-file beside the case file
+    dispensary: bool           # a D-file: cases without USL_OK are primary-care visits
+    n_cases: int
+
+
+def _texts(el, wanted: frozenset) -> dict[str, str]:
+    """Stripped text of the first non-empty direct child of each wanted local name (any namespace);
+    the first child element named SL under "SL". One pass over the children: the fast way in lxml."""
+    out: dict = {}
+    for c in el:
+        tag = c.tag
+        if not isinstance(tag, str):
+            continue  # comments, processing instructions
+        if tag[0] == "{":
+            tag = tag.rpartition("}")[2]
+        if tag in wanted and tag not in out:
+            if tag == "SL":
+                out[tag] = c
+            elif (text := c.text) and (text := text.strip()):
+                out[tag] = text
+    return out
+
+
+_PACIENT = frozenset({"ID_PAC", "ENP"})
+_ZAP = frozenset({"N_ZAP"})
+_Z_SL = frozenset({"IDCASE", "USL_OK", "LPU", "DATE_Z_1", "DATE_Z_2", "SL"})
+_SL = frozenset({"LPU_1", "DS1"})
+_PERS = ("ID_PAC", "FAM", "IM", "OT", "W", "DR", "SNILS")
+_PERS_SET = frozenset(_PERS)
+
+
+def extract(path: Path, folder: Path) -> Extract | None:
+    """Stream the case file (and its L-file) into CSV files in `folder`; None for an L-file on its own
+    (its persons are read with their case file). Memory stays flat whatever the size."""
     path = Path(path)
     root, zglv = header(path)
     if root == PERSON_ROOT:
-        return  # persons are read together with their case file
+        return None
     if root != CASE_ROOT:
         raise FileRejected("unknown_format", f"root element {root!r}: expected ZL_LIST or PERS_LIST")
-    person_file = find_person_file(path, zglv.get("FILENAME"))
-    persons = load_persons(person_file) if person_file else {}
-    today = dt.date.today()
     version = (zglv.get("VERSION") or "").strip()
     if version and not version.startswith("3."):
         # e.g. a territorial fund's own 1.x layout (SCHET/SLUCH): not the federal ZAP/Z_SL structure
         raise FileRejected("unsupported_version", f"ZL_LIST version {version}: the federal format 3.x is expected")
-    for zap in _iter(path, "ZAP"):
-        pacient = next((c for c in zap if c.tag == "PACIENT"), None)
-        pac = child_texts(pacient) if pacient is not None else {}
-        id_pac, enp = pac.get("ID_PAC"), pac.get("ENP")
-        for z_sl in (c for c in zap if c.tag == "Z_SL"):
-            case = child_texts(z_sl)
-            case_id = case.get("IDCASE") or f"ZAP{text_of(zap, 'N_ZAP')}"
-            rec = SourceRecord("health_medical_event", f"{zglv.get('FILENAME', path.stem)}/{case_id}",
-                               etree.tostring(z_sl, encoding="unicode"))
-            try:
-                person = persons.get(id_pac or "")
-                if person is None:
-                    raise CastError("no_person_data", f"ID_PAC {id_pac} not found in an L-file"
-                                    + ("" if person_file else " (no L-file beside the case file)"))
-                usl_ok = case.get("USL_OK")
-                kind = USL_OK.get(usl_ok or "")
-                if kind is None and usl_ok is None and path.stem[:1].upper() == "D":
-                    kind = "outpatient"  # dispensary check: a primary-care visit
-                if kind is None:
-                    raise CastError("unknown_code", f"USL_OK {usl_ok!r}")
-                first_sl = next((c for c in z_sl if c.tag == "SL"), None)
-                sl = child_texts(first_sl) if first_sl is not None else {}
-                out = {"event_id": case_id, "mo_code": case.get("LPU") or sl.get("LPU_1"),
-                       "event_type": kind, "start_date": _date(case.get("DATE_Z_1")),
-                       "end_date": _date(case.get("DATE_Z_2")), "icd10": sl.get("DS1"),
-                       "enp": enp, "sex": person["sex"], "birth_date": _date(person["birth_date"])}
-                if out["start_date"] is None or out["mo_code"] is None:
-                    raise CastError("missing_required", "DATE_Z_1 and LPU are required")
-                rec.values = cast_person(person, out, today)
-            except CastError as e:
-                rec.reason, rec.detail = e.reason, e.detail
-            yield rec
-
-
-def _date(text):
-    try:
-        return as_date(text)
-    except ValueError as e:
-        raise CastError("bad_date", str(e)) from None
+    person_file = find_person_file(path, zglv.get("FILENAME"))
+    persons = None
+    if person_file:
+        persons = folder / "persons.csv"
+        with open(persons, "w", encoding="utf-8", newline="") as f:
+            out = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            for seq, pers in enumerate(_iter(person_file, "PERS")):
+                f = _texts(pers, _PERS_SET)
+                out.writerow((seq, *(f.get(n, "") for n in _PERS)))
+    prefix = zglv.get("FILENAME") or path.stem
+    cases, n = folder / "cases.csv", 0
+    with open(cases, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for zap in _iter(path, "ZAP"):
+            id_pac = enp = n_zap = None
+            z_sls = []
+            for c in zap:
+                name = c.tag.rpartition("}")[2] if isinstance(c.tag, str) else ""
+                if name == "PACIENT":
+                    pac = _texts(c, _PACIENT)
+                    id_pac, enp = pac.get("ID_PAC"), pac.get("ENP")
+                elif name == "N_ZAP":
+                    n_zap = (c.text or "").strip()
+                elif name == "Z_SL":
+                    z_sls.append(c)
+            for z_sl in z_sls:
+                case = _texts(z_sl, _Z_SL)
+                sl = _texts(case["SL"], _SL) if "SL" in case else {}
+                event_id = case.get("IDCASE") or f"ZAP{n_zap or ''}"
+                out.writerow((n, f"{prefix}/{event_id}", id_pac, enp, event_id, case.get("USL_OK"), case.get("LPU"),
+                              sl.get("LPU_1"), case.get("DATE_Z_1"), case.get("DATE_Z_2"), sl.get("DS1"),
+                              etree.tostring(z_sl, encoding="unicode")))
+                n += 1
+    return Extract(cases, persons, path.stem[:1].upper() == "D", n)

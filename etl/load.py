@@ -99,7 +99,7 @@ def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResul
             (source, path.name, digest, path.stat().st_size, run_id))
         batch_id = result.batch_id = cur.fetchone()[0]
         try:
-            if source == "health" and path.suffix.lower() in health.TABULAR_SUFFIXES:
+            if source == "health":
                 _land_table(cur, source, path, batch_id, result)
             else:
                 _land_records(cur, source, path, batch_id, result)
@@ -126,14 +126,24 @@ def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResul
 
 
 def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
-    """Tables are landed set-based (etl/tabular.py): cast inside PostgreSQL, not record by record."""
+    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/tabular.py)."""
     import datetime as dt
+    import tempfile
 
     from etl import tabular
 
-    table = health.open_table(path)
-    cur.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
-    counts = tabular.land(cur, table, source=source, batch_id=batch_id, file_name=path.name, today=dt.date.today())
+    with tempfile.TemporaryDirectory(prefix="ltc-extract-") as tmp:
+        if path.suffix.lower() == ".xml":
+            table = health.open_register(path, Path(tmp))
+            if table is None:
+                return  # an L-file: its persons are read with their case file
+        elif path.suffix.lower() in health.TABULAR_SUFFIXES:
+            table = health.open_table(path)
+        else:
+            raise FileRejected("unsupported_format", f"{path.suffix or 'no extension'}: expected .csv, .xlsx or .xml")
+        cur.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
+        counts = tabular.land(cur, table, source=source, batch_id=batch_id, file_name=path.name,
+                              today=dt.date.today())
     result.read, result.staged, result.quarantined = counts["read"], counts["staged"], counts["quarantined"]
     result.by_entity[table.entity] = counts
 

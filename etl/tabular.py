@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 WS = "(chr(32) || chr(9) || chr(13) || chr(10) || chr(12) || chr(11) || chr(160))"
 DUCK_TYPE = {"date": "DATE", "sex": "VARCHAR", "bool": "BOOLEAN"}
 _CHUNK = 1 << 20
+MAX_ROW_BYTES = 2 << 20  # one row (a table row, an ОМС case) larger than this rejects the file: no extract has one
 
 # PostgreSQL's text form of a text[] element (array_out): quoted when empty, "NULL" in any ASCII case,
 # or holding braces, the comma, a quote, a backslash or array whitespace; NULL is bare NULL.
@@ -56,10 +57,13 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ltc-land-") as tmp, _duck(Path(tmp)) as con:
         tmp = Path(tmp)
-        if not (table.direct and _copy_direct(con, table.direct, cells, tmp)):
+        if table.reader:
+            table.reader(con, cells)
+        elif not (table.direct and _copy_direct(con, table.direct, cells, tmp)):
             _copy_python(con, table, cells, tmp)
+        con.execute("SET preserve_insertion_order = false")  # rows carry their order from here on (seq)
         t1 = time.perf_counter()
-        con.execute(_hash_statement(cells))
+        con.execute(_hash_statement(cells, own_payload=table.reader is not None))
         con.execute(f"COPY (SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
                     f" content_hash, payload FROM h) TO '{tmp / 'raw.csv'}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
         con.execute(f"COPY (SELECT DISTINCT content_hash FROM h) TO '{tmp / 'hashes.csv'}' (FORMAT csv, HEADER false)")
@@ -75,8 +79,9 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
                 staged_cols = _staged_columns(table)
                 con.execute(f"COPY (SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d"
                             f" WHERE reason IS NULL) TO '{tmp / 'staging.csv'}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
-                con.execute(f"COPY (SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, reason, detail,"
-                            f" qpayload FROM d WHERE reason IS NOT NULL) TO '{tmp / 'quarantine.csv'}'"
+                con.execute(f"COPY (SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason,"
+                            f" d.detail, {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
+                            f" JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL) TO '{tmp / 'quarantine.csv'}'"
                             " (FORMAT csv, HEADER false, FORCE_QUOTE *)")
                 read, quarantined = con.execute("SELECT count(*), count(reason) FROM d").fetchone()
             finally:
@@ -91,7 +96,9 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
 
 
 def _duck(tmp: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": os.cpu_count() or 2,
+    # A database file, not memory: what does not fit the memory limit lives on disk (flat memory however
+    # large the file; LTC_DUCKDB_MEMORY trades memory for speed).
+    con = duckdb.connect(str(tmp / "work.duckdb"), config={"threads": os.cpu_count() or 2,
                                  "memory_limit": os.environ.get("LTC_DUCKDB_MEMORY", "512MB"),
                                  "temp_directory": str(tmp / "spill"), "preserve_insertion_order": True})
     con.execute(f"CREATE MACRO pg_element(v) AS {_PG_ELEMENT}")
@@ -153,7 +160,7 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
         con.execute("DROP TABLE IF EXISTS cells")
         return False
     # Rows keep file order (insertion order is preserved): row n of the data is line n + 1 of the file.
-    con.execute("CREATE VIEW land AS SELECT (rowid + 2)::VARCHAR AS locator, NULL::INTEGER AS nf,"
+    con.execute("CREATE VIEW land AS SELECT (rowid + 2)::VARCHAR AS locator, rowid AS seq, NULL::INTEGER AS nf,"
                 " NULL::VARCHAR[] AS extra, * FROM cells")
     return True
 
@@ -204,19 +211,34 @@ def _copy_python(con, table: health.Table, cells: list[str], tmp: Path) -> None:
                               *padded))
     columns = "{'locator': 'VARCHAR', 'nf': 'INTEGER', 'extra': 'VARCHAR', " + \
         ", ".join(f"'{c}': 'VARCHAR'" for c in cells) + "}"
-    con.execute(f"CREATE TABLE land AS SELECT locator, nf, from_json(extra, '[\"VARCHAR\"]') AS extra,"
+    _read_flat_csv(con, f"CREATE TABLE land AS SELECT locator, locator::BIGINT AS seq, nf,"
+                f" from_json(extra, '[\"VARCHAR\"]') AS extra,"
                 f" {', '.join(cells)} FROM read_csv('{path}', columns = {columns}, header = false, delim = ',',"
-                " quote = '\"', escape = '\"', auto_detect = false, strict_mode = true, max_line_size = 1000000000)")
+                " quote = '\"', escape = '\"', auto_detect = false, strict_mode = true,"
+                f" max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})")
 
 
-def _hash_statement(cells: list[str]) -> str:
+def _read_flat_csv(con, statement: str) -> None:
+    """Run a statement reading a CSV we wrote ourselves; a row over MAX_ROW_BYTES rejects the file clearly."""
+    try:
+        con.execute(statement)
+    except duckdb.InvalidInputException as e:
+        if "maximum line size" not in str(e).lower():
+            raise
+        raise FileRejected("row_too_large", f"a record is larger than {MAX_ROW_BYTES >> 20} MB") from None
+
+
+def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
+    """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form)."""
+    if own_payload:
+        return "CREATE TABLE h AS SELECT locator, seq, payload, sha256(payload) AS content_hash FROM records"
     whole = " || ',' || ".join(f"pg_element({c})" for c in cells)
     sliced = (f"array_to_string(list_transform(list_slice(list_concat([{', '.join(cells)}], coalesce(extra, [])),"
               " 1, nf), lambda v: pg_element(v)), ',')")
     return f"""
 CREATE TABLE h AS
-SELECT locator, payload, sha256(payload) AS content_hash FROM (
-    SELECT locator, '{{' || CASE WHEN nf IS NULL THEN {whole} ELSE {sliced} END || '}}' AS payload FROM land)"""
+SELECT locator, seq, payload, sha256(payload) AS content_hash FROM (
+    SELECT locator, seq, '{{' || CASE WHEN nf IS NULL THEN {whole} ELSE {sliced} END || '}}' AS payload FROM land)"""
 
 
 # ---- casting by distinct value ------------------------------------------------------------------
@@ -347,25 +369,27 @@ def _route_statement(table: health.Table, batch_id: int, today: dt.date) -> str:
     a_cols.append(f"{text('snils')} AS snils_text")
 
     checks = _checks(table, today)
-    reason = "CASE WHEN nf IS NOT NULL THEN 'malformed_row' " + \
+    own = table.reader is not None
+    if own:  # reasons found while reading (ОМС: no person data, unknown USL_OK) come first
+        a_cols.append("l.pre_reason, l.pre_detail")
+    reason = "CASE WHEN nf IS NOT NULL THEN 'malformed_row' " + ("WHEN pre_reason IS NOT NULL THEN pre_reason " if own else "") + \
         " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _ in checks) + \
         " WHEN dup_of IS NOT NULL THEN 'duplicate_record' END"
     detail = (f"CASE WHEN nf IS NOT NULL THEN nf::VARCHAR || ' fields, header has {len(table.header)}' " +
+              ("WHEN pre_reason IS NOT NULL THEN pre_detail " if own else "") +
               " ".join(f"WHEN {cond} THEN {msg}" for cond, _, msg in checks) +
               " WHEN dup_of IS NOT NULL THEN 'same content as batch:locator ' || dup_of END")
-    header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
     staged = ", ".join(f"{expr} AS {name}" for name, expr in _staged_columns(table).items())
     return f"""
 CREATE TABLE d AS
 WITH repeated AS (
-    SELECT content_hash, min(locator::BIGINT) AS first FROM h GROUP BY content_hash HAVING count(*) > 1
+    SELECT content_hash, min(seq) AS first_seq, arg_min(locator, seq) AS first FROM h
+    GROUP BY content_hash HAVING count(*) > 1
 ), a AS (
-    SELECT l.locator, l.nf,
-           CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END AS qpayload,
-           coalesce(e.first, CASE WHEN rp.first < l.locator::BIGINT THEN '{batch_id}:' || rp.first::VARCHAR END)
-               AS dup_of,
+    SELECT l.locator, l.seq, l.nf,
+           coalesce(e.first, CASE WHEN rp.first_seq < h.seq THEN '{batch_id}:' || rp.first END) AS dup_of,
            {', '.join(a_cols)}
-    FROM land l JOIN h ON h.locator = l.locator
+    FROM land l JOIN h ON h.seq = l.seq
     LEFT JOIN earlier_rows e ON e.content_hash = h.content_hash
     LEFT JOIN repeated rp ON rp.content_hash = h.content_hash
     {' '.join(joins)}
@@ -378,9 +402,17 @@ WITH repeated AS (
 ), r AS (
     SELECT b3.*, {reason} AS reason, {detail} AS detail FROM b3
 )
-SELECT locator, reason, detail, CASE WHEN reason IS NOT NULL THEN qpayload END AS qpayload,
+SELECT locator, seq, reason, detail,
        {staged}
 FROM r"""
+
+
+def _quarantine_payload(table: health.Table) -> str:
+    """What quarantine shows: a table row as {column: cell}, a malformed row its cells, a record as read."""
+    if table.reader is not None:
+        return "h.payload"
+    header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
+    return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
 
 
 def _staged_columns(table: health.Table) -> dict[str, str]:

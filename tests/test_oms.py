@@ -4,9 +4,10 @@ import shutil
 
 import pytest
 
-from connectors import health, oms
+from connectors import oms
 from connectors.common import FileRejected
-from tests.conftest import REFERENCE
+from etl import load
+from tests.conftest import REFERENCE, query
 
 SAMPLES = REFERENCE / "oms/ffoms-3.x/samples"
 
@@ -19,39 +20,99 @@ L_FILE = """<?xml version="1.0" encoding="windows-1251"?>
 """
 
 
+EVENT = ["event_id", "event_type", "start_date", "icd10", "mo_code", "enp", "surname", "sex", "birth_date", "snils",
+         "locator"]
+
+
+def events():
+    return [dict(zip(EVENT, r)) for r in query(f"SELECT {', '.join(EVENT)} FROM staging.health_medical_event ORDER BY stg_id")]
+
+
 @pytest.mark.parametrize("name,cases", [("H_VALID.XML", 1), ("H_VALID_3.2.XML", 1), ("C_VALID.XML", 1),
                                         ("D_VALID.XML", 1), ("D_VALID_08_2021.XML", 1), ("T_VALID.XML", 1)])
-def test_reference_case_files_without_person_file_are_kept_in_quarantine(name, cases):
-    recs = list(health.parse(SAMPLES / name))
-    assert len(recs) >= cases
-    assert all(r.entity == "health_medical_event" and r.reason == "no_person_data" for r in recs)
-    assert "ID_PAC" in recs[0].detail and recs[0].payload.startswith("<Z_SL")
+def test_reference_case_files_without_person_file_are_kept_in_quarantine(clean_db, name, cases):
+    [res] = load.ingest("health", [SAMPLES / name])
+    assert res.status == "loaded" and res.read >= cases and res.quarantined == res.read
+    rows = query("SELECT entity, reason_code, detail, payload FROM quarantine.record ORDER BY quarantine_id")
+    assert all(r[0] == "health_medical_event" and r[1] == "no_person_data" for r in rows)
+    assert "ID_PAC" in rows[0][2] and "no L-file" in rows[0][2] and rows[0][3].startswith("<Z_SL")
+    # raw keeps each case as read, hashed like any record
+    assert query("SELECT count(*) FROM raw.record WHERE payload LIKE '<Z_SL%%'"
+                 " AND content_hash = encode(sha256(convert_to(payload, 'UTF8')), 'hex')")[0][0] == res.read
 
 
-def test_h_file_joined_with_its_l_file(tmp_path):
+def test_h_file_joined_with_its_l_file(clean_db, tmp_path):
     shutil.copy(SAMPLES / "H_VALID_3.2.XML", tmp_path / "HM750096T75_21041.XML")
     (tmp_path / "LM750096T75_21041.XML").write_bytes(L_FILE.encode("cp1251"))
-    recs = list(health.parse(tmp_path / "HM750096T75_21041.XML"))
-    [rec] = recs
-    v = rec.values
+    [res] = load.ingest("health", [tmp_path / "HM750096T75_21041.XML"])
+    assert (res.read, res.staged) == (1, 1)
+    [v] = events()
     assert (v["event_id"], v["event_type"], v["start_date"], v["icd10"], v["mo_code"], v["enp"]) == \
         ("263695", "outpatient", dt.date(2021, 4, 5), "L42", "750096", "7500000000000000")
     assert (v["surname"], v["sex"], v["birth_date"], v["snils"]) == ("Ёлкина", "F", dt.date(1941, 2, 3), "11223344595")
+    assert v["locator"] == "HM750096T75_21041/263695"
     # the L-file alone yields nothing: its persons are read with the case file
-    assert list(health.parse(tmp_path / "LM750096T75_21041.XML")) == []
+    [res] = load.ingest("health", [tmp_path / "LM750096T75_21041.XML"])
+    assert (res.status, res.read) == ("loaded", 0)
 
 
-def test_l_file_found_by_filename1_when_names_differ(tmp_path):
+def test_l_file_found_by_filename1_when_names_differ(clean_db, tmp_path):
     shutil.copy(SAMPLES / "H_VALID_3.2.XML", tmp_path / "HM_case.xml")
     (tmp_path / "L_persons.xml").write_bytes(L_FILE.encode("cp1251"))
-    [rec] = list(oms.parse(tmp_path / "HM_case.xml"))
-    assert rec.values["surname"] == "Ёлкина"
+    load.ingest("health", [tmp_path / "HM_case.xml"])
+    assert [v["surname"] for v in events()] == ["Ёлкина"]
 
 
-def test_truncated_register_is_rejected(tmp_path):
+REGISTER = """<?xml version="1.0" encoding="windows-1251"?>
+<ZL_LIST><ZGLV><VERSION>3.2</VERSION><FILENAME>HM1</FILENAME></ZGLV>
+{zaps}</ZL_LIST>"""
+ZAP = ("<ZAP><N_ZAP>{n}</N_ZAP><PACIENT><ID_PAC>{pac}</ID_PAC><ENP>{n:016d}</ENP></PACIENT><Z_SL><IDCASE>{case}</IDCASE>"
+       "<USL_OK>{usl}</USL_OK><LPU>360001</LPU><DATE_Z_1>{d1}</DATE_Z_1><DATE_Z_2>2024-01-09</DATE_Z_2>"
+       "<SL><DS1>I10</DS1></SL></Z_SL></ZAP>\n")
+PERSONS = """<?xml version="1.0" encoding="windows-1251"?>
+<PERS_LIST><ZGLV><VERSION>3.2</VERSION><FILENAME>LM1</FILENAME><FILENAME1>HM1</FILENAME1></ZGLV>
+<PERS><ID_PAC>1</ID_PAC><FAM>Old</FAM><IM>Иван</IM><W>1</W><DR>1940-01-01</DR></PERS>
+<PERS><ID_PAC>1</ID_PAC><FAM>Иванов</FAM><IM>Иван</IM><OT>Петрович</OT><W>1</W><DR>1940-01-01</DR></PERS>
+<PERS><ID_PAC>2</ID_PAC><FAM>Петрова</FAM><IM>Анна</IM><W>9</W><DR>1940-13-01</DR></PERS>
+</PERS_LIST>"""
+
+
+def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_path):
+    zaps = [dict(n=1, pac=1, case=10, usl=1, d1="2024-01-05"),   # staged: hospitalisation
+            dict(n=2, pac=1, case=10, usl=4, d1="2024-01-06"),   # same case id again: kept as 10#2
+            dict(n=3, pac=1, case=11, usl=7, d1="2024-01-06"),   # USL_OK 7: unknown_code
+            dict(n=4, pac=2, case=12, usl=3, d1="2024-01-06"),   # person's birth date bad: bad_date
+            dict(n=5, pac=3, case=13, usl=3, d1="2024-01-06"),   # ID_PAC 3 not in the L-file
+            dict(n=6, pac=1, case=14, usl=2, d1="05.01.2024"),   # a dd.mm.yyyy date is still a date
+            dict(n=7, pac=1, case=15, usl=3, d1="")]             # no start date: missing_required
+    (tmp_path / "HM1.xml").write_bytes(REGISTER.format(zaps="".join(ZAP.format(**z) for z in zaps)).encode("cp1251"))
+    (tmp_path / "LM1.xml").write_bytes(PERSONS.encode("cp1251"))
+    [res] = load.ingest("health", [tmp_path / "HM1.xml"])
+    assert (res.read, res.staged, res.quarantined) == (7, 3, 4)
+    got = events()
+    assert [(v["locator"], v["event_type"], v["surname"]) for v in got] == [
+        ("HM1/10", "hospitalisation", "Иванов"), ("HM1/10#2", "ambulance", "Иванов"),
+        ("HM1/14", "day_hospital", "Иванов")]  # the later of two PERS entries for one ID_PAC
+    assert got[2]["start_date"] == dt.date(2024, 1, 5) and got[0]["sex"] == "M"
+    assert query("SELECT locator, reason_code FROM quarantine.record ORDER BY locator") == [
+        ("HM1/11", "unknown_code"), ("HM1/12", "bad_date"), ("HM1/13", "no_person_data"),
+        ("HM1/15", "missing_required")]
+    # the same register again (another file name, same cases): every case is a duplicate of the first load
+    (tmp_path / "again").mkdir()
+    shutil.copy(tmp_path / "LM1.xml", tmp_path / "again" / "LM1.xml")
+    (tmp_path / "again" / "HM1.xml").write_bytes((tmp_path / "HM1.xml").read_bytes() + b"\n")
+    [res2] = load.ingest("health", [tmp_path / "again" / "HM1.xml"])
+    assert (res2.read, res2.staged) == (7, 0)
+    assert query("SELECT count(*) FROM quarantine.record WHERE reason_code = 'duplicate_record'")[0][0] == 3
+
+
+def test_truncated_register_is_rejected(clean_db, tmp_path):
     data = (SAMPLES / "H_VALID.XML").read_bytes()
     p = tmp_path / "H_cut.xml"
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(FileRejected) as e:
-        list(health.parse(p))
+        oms.extract(p, tmp_path)
     assert e.value.reason == "malformed_xml"
+    [res] = load.ingest("health", [p])
+    assert (res.status, res.reason) == ("rejected", "malformed_xml")
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 0

@@ -213,7 +213,7 @@ def test_payload_is_postgresqls_text_form_of_the_cells(pg_url):
     con.execute(f"CREATE MACRO pg_element(v) AS {tabular._PG_ELEMENT}")
     cells = HOSTILE_CELLS + list(reversed(HOSTILE_CELLS))
     names = [f"c{i}" for i in range(len(cells))]
-    con.execute(f"CREATE TABLE land AS SELECT '2' AS locator, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,"
+    con.execute(f"CREATE TABLE land AS SELECT '2' AS locator, 0 AS seq, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,"
                 f" {', '.join(f'?::VARCHAR AS {n}' for n in names)}", cells)
     con.execute(tabular._hash_statement(names))
     payload, digest = con.execute("SELECT payload, content_hash FROM h").fetchone()
