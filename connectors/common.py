@@ -14,6 +14,7 @@ from lxml import etree
 from etl import normalize
 
 MAX_FILE_BYTES = 2 * 1024**3  # a single source file larger than this is refused outright
+MAX_ROW_BYTES = 2 * 1024**2   # one table row or register case larger than this refuses its file: no extract has one
 
 
 @dataclass(slots=True)

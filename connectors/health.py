@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from connectors.common import MAX_FILE_BYTES, FileRejected
+from connectors.common import MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected
 
 SOURCE = "health"
 
@@ -167,7 +167,7 @@ def _csv_into_duckdb(con, name: str, file: Path | None, columns: list[str]) -> N
 
     cols = "{" + ", ".join(f"'{c}': '{'BIGINT' if c == 'seq' else 'VARCHAR'}'" for c in columns) + "}"
     source = (f"read_csv('{file}', columns = {cols}, header = false, delim = ',', quote = '\"', escape = '\"',"
-              f" auto_detect = false, strict_mode = true, max_line_size = {tabular.MAX_ROW_BYTES}, buffer_size = {4 * tabular.MAX_ROW_BYTES})" if file else
+              f" auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})" if file else
               f"(SELECT {', '.join(('NULL::BIGINT' if c == 'seq' else 'NULL::VARCHAR') + ' AS ' + c for c in columns)}"
               " LIMIT 0)")
     tabular._read_flat_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")
@@ -240,6 +240,7 @@ def _csv_table(path: Path):
     header = next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter))
 
     def rows():
+        csv.field_size_limit(MAX_ROW_BYTES)  # the same limit as DuckDB's rows (Python's default is 128 KB)
         with open(path, encoding=encoding, errors="strict", newline="") as f:
             if skip:
                 f.read(1)
@@ -252,6 +253,8 @@ def _csv_table(path: Path):
             except UnicodeDecodeError as e:
                 raise FileRejected("bad_encoding", f"not valid {encoding}: {e.reason} at byte {e.start}") from None
             except csv.Error as e:
+                if "field limit" in str(e):
+                    raise FileRejected("row_too_large", f"a cell is larger than {MAX_ROW_BYTES >> 20} MB") from None
                 raise FileRejected("malformed_csv", str(e)) from None
     return header, rows, {"path": path, "encoding": encoding, "delimiter": delimiter, "skip": skip}
 

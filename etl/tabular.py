@@ -32,7 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors import health
-from connectors.common import CASTS, FileRejected
+from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected
 from etl import normalize
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 WS = "(chr(32) || chr(9) || chr(13) || chr(10) || chr(12) || chr(11) || chr(160))"
 DUCK_TYPE = {"date": "DATE", "sex": "VARCHAR", "bool": "BOOLEAN"}
 _CHUNK = 1 << 20
-MAX_ROW_BYTES = 2 << 20  # one row (a table row, an ОМС case) larger than this rejects the file: no extract has one
 
 # PostgreSQL's text form of a text[] element (array_out): quoted when empty, "NULL" in any ASCII case,
 # or holding braces, the comma, a quote, a backslash or array whitespace; NULL is bare NULL.
@@ -154,7 +153,8 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
     try:
         con.execute(f"CREATE TABLE cells AS SELECT * FROM read_csv('{path}', columns = {columns},"
                     f" header = true, delim = {_lit(direct['delimiter'])}, quote = '\"', escape = '\"',"
-                    " auto_detect = false, strict_mode = true, null_padding = false, encoding = 'utf-8')")
+                    " auto_detect = false, strict_mode = true, null_padding = false, encoding = 'utf-8',"
+                    f" max_line_size = {MAX_ROW_BYTES})")
     except duckdb.Error as e:
         log.info("%s: DuckDB refused the file (%s), reading it row by row", direct["path"], str(e).splitlines()[0])
         con.execute("DROP TABLE IF EXISTS cells")

@@ -251,3 +251,11 @@ def test_quotes_and_multiline_cells_read_alike_on_both_paths(clean_db, tmp_path,
     hashes = query("SELECT content_hash FROM raw.record ORDER BY locator")
     assert hashes == [(h,) for (h,) in query(
         "SELECT encode(sha256(convert_to(payload, 'UTF8')), 'hex') FROM raw.record ORDER BY locator")]
+
+
+def test_a_row_over_the_size_limit_rejects_the_file_clearly(clean_db, tmp_path):
+    huge = "x" * (tabular.MAX_ROW_BYTES + 10)
+    text = HEADER + "\r\n360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;" + huge + ";да\r\n"
+    res = ingest(write(tmp_path, "huge.csv", text, "utf-8"))
+    assert (res.status, res.reason) == ("rejected", "row_too_large")
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 0
