@@ -51,10 +51,35 @@ _PG_ELEMENT = r"""CASE WHEN v IS NULL THEN 'NULL'
 
 
 def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str, today: dt.date) -> dict:
-    """Land one table into raw, staging and quarantine; return {"read", "staged", "quarantined"}."""
+    """Land one table into raw, staging and quarantine; return {"read", "staged", "quarantined"}.
+
+    DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
+    table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
+    memory = _memory_mb(os.environ.get("LTC_DUCKDB_MEMORY", "512MB"))
+    cur.execute("SAVEPOINT land_table")
+    try:
+        counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
+    except duckdb.OutOfMemoryException as e:
+        log.warning("%s: DuckDB ran out of %d MB (%s); landing again on one thread with %d MB", file_name, memory,
+                    str(e).splitlines()[0], 2 * memory)
+        cur.execute("ROLLBACK TO SAVEPOINT land_table")
+        counts = _land(cur, table, source, batch_id, file_name, today, 1, 2 * memory)
+    cur.execute("RELEASE SAVEPOINT land_table")
+    return counts
+
+
+def _memory_mb(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
+    if not m:
+        raise ValueError(f"LTC_DUCKDB_MEMORY={text!r}: expected a size such as 512MB or 2GB")
+    return max(16, int(float(m.group(1)) * {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]))
+
+
+def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, today: dt.date, threads: int,
+          memory_mb: int) -> dict:
     cells = [f"c{i}" for i in range(len(table.header))]
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ltc-land-") as tmp, _duck(Path(tmp)) as con:
+    with tempfile.TemporaryDirectory(prefix="ltc-land-") as tmp, _duck(Path(tmp), threads, memory_mb) as con:
         tmp = Path(tmp)
         if table.reader:
             table.reader(con, cells)
@@ -94,11 +119,10 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
     return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
 
 
-def _duck(tmp: Path) -> duckdb.DuckDBPyConnection:
+def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
     # A database file, not memory: what does not fit the memory limit lives on disk (flat memory however
     # large the file; LTC_DUCKDB_MEMORY trades memory for speed).
-    con = duckdb.connect(str(tmp / "work.duckdb"), config={"threads": os.cpu_count() or 2,
-                                 "memory_limit": os.environ.get("LTC_DUCKDB_MEMORY", "512MB"),
+    con = duckdb.connect(str(tmp / "work.duckdb"), config={"threads": threads, "memory_limit": f"{memory_mb}MB",
                                  "temp_directory": str(tmp / "spill"), "preserve_insertion_order": True})
     con.execute(f"CREATE MACRO pg_element(v) AS {_PG_ELEMENT}")
     return con

@@ -259,3 +259,24 @@ def test_a_row_over_the_size_limit_rejects_the_file_clearly(clean_db, tmp_path):
     res = ingest(write(tmp_path, "huge.csv", text, "utf-8"))
     assert (res.status, res.reason) == ("rejected", "row_too_large")
     assert query("SELECT count(*) FROM raw.record")[0][0] == 0
+
+
+def test_out_of_memory_lands_again_without_keeping_the_first_attempt(clean_db, tmp_path, monkeypatch):
+    import duckdb
+
+    real, calls = tabular._land, []
+
+    def first_fails(cur, table, *args):
+        calls.append(args[-2:])  # (threads, memory)
+        if len(calls) == 1:
+            real(cur, table, *args)  # everything landed once…
+            raise duckdb.OutOfMemoryException("Out of Memory Error: simulated")  # …then DuckDB gives up
+        return real(cur, table, *args)
+
+    monkeypatch.setattr(tabular, "_land", first_fails)
+    monkeypatch.setenv("LTC_DUCKDB_MEMORY", "300MB")
+    res = ingest(write(tmp_path, "bad.csv", BAD_ROWS))
+    assert calls == [(calls[0][0], 300), (1, 600)]
+    assert (res.read, res.staged, res.quarantined) == (10, 1, 9)
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 10  # not 20: the first attempt was rolled back
+    assert query("SELECT count(*) FROM quarantine.record")[0][0] == 9
