@@ -167,7 +167,8 @@ def _csv_into_duckdb(con, name: str, file: Path | None, columns: list[str]) -> N
 
     cols = "{" + ", ".join(f"'{c}': '{'BIGINT' if c == 'seq' else 'VARCHAR'}'" for c in columns) + "}"
     source = (f"read_csv('{file}', columns = {cols}, header = false, delim = ',', quote = '\"', escape = '\"',"
-              f" auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})" if file else
+              f" auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
+              f" buffer_size = {4 * MAX_ROW_BYTES})" if file else
               f"(SELECT {', '.join(('NULL::BIGINT' if c == 'seq' else 'NULL::VARCHAR') + ' AS ' + c for c in columns)}"
               " LIMIT 0)")
     tabular._read_flat_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")

@@ -107,7 +107,6 @@ def _texts(el, wanted: frozenset) -> dict[str, str]:
 
 
 _PACIENT = frozenset({"ID_PAC", "ENP"})
-_ZAP = frozenset({"N_ZAP"})
 _Z_SL = frozenset({"IDCASE", "USL_OK", "LPU", "DATE_Z_1", "DATE_Z_2", "SL"})
 _SL = frozenset({"LPU_1", "DS1"})
 _PERS = ("ID_PAC", "FAM", "IM", "OT", "W", "DR", "SNILS")
@@ -134,8 +133,8 @@ def extract(path: Path, folder: Path) -> Extract | None:
         with open(persons, "w", encoding="utf-8", newline="") as f:
             out = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n")
             for seq, pers in enumerate(_iter(person_file, "PERS")):
-                f = _texts(pers, _PERS_SET)
-                out.writerow((seq, *(f.get(n, "") for n in _PERS)))
+                fields = _texts(pers, _PERS_SET)
+                out.writerow((seq, *(fields.get(n, "") for n in _PERS)))
     prefix = zglv.get("FILENAME") or path.stem
     cases, n = folder / "cases.csv", 0
     with open(cases, "w", encoding="utf-8", newline="") as f:
