@@ -184,8 +184,10 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
         con.execute("DROP TABLE IF EXISTS cells")
         return False
     # Rows keep file order (insertion order is preserved): row n of the data is line n + 1 of the file.
-    con.execute("CREATE VIEW land AS SELECT (rowid + 2)::VARCHAR AS locator, rowid AS seq, NULL::INTEGER AS nf,"
-                " NULL::VARCHAR[] AS extra, * FROM cells")
+    # Rows whose every cell is blank are not records (the Python reader skips them too).
+    cells_text = ", ".join(f"trim(coalesce({c}, ''), {WS})" for c in cells)
+    con.execute(f"CREATE VIEW land AS SELECT * FROM (SELECT (rowid + 2)::VARCHAR AS locator, rowid AS seq,"
+                f" NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra, * FROM cells) WHERE concat_ws('', {cells_text}) <> ''")
     return True
 
 
@@ -256,7 +258,8 @@ def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
     """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form)."""
     if own_payload:
         return "CREATE TABLE h AS SELECT locator, seq, payload, sha256(payload) AS content_hash FROM records"
-    whole = " || ',' || ".join(f"pg_element({c})" for c in cells)
+    # one flat call, not a chain of ||: a file of a thousand columns must not nest a thousand deep
+    whole = f"concat_ws(',', {', '.join(f'pg_element({c})' for c in cells)})"
     sliced = (f"array_to_string(list_transform(list_slice(list_concat([{', '.join(cells)}], coalesce(extra, [])),"
               " 1, nf), lambda v: pg_element(v)), ',')")
     return f"""

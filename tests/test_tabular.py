@@ -280,3 +280,22 @@ def test_out_of_memory_lands_again_without_keeping_the_first_attempt(clean_db, t
     assert (res.read, res.staged, res.quarantined) == (10, 1, 9)
     assert query("SELECT count(*) FROM raw.record")[0][0] == 10  # not 20: the first attempt was rolled back
     assert query("SELECT count(*) FROM quarantine.record")[0][0] == 9
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["duckdb", "python"])
+def test_rows_of_blank_cells_are_not_records_on_either_path(clean_db, tmp_path, monkeypatch, direct):
+    if not direct:
+        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+    row = "360001;A-{};02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+    res = ingest(write(tmp_path, "b.csv", HEADER + "\r\n" + row.format(1) + ";;; ;;;;;;\u00a0;;\r\n" + row.format(2)))
+    assert (res.read, res.staged) == (2, 2)
+    assert [r["locator"] for r in referrals()] == ["2", "4"]
+
+
+def test_a_thousand_columns(clean_db, tmp_path):
+    extra = [f"Колонка{i}" for i in range(1500)]
+    text = (HEADER + ";" + ";".join(extra) + "\r\n"
+            "360001;A-1;02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да;" + ";".join(map(str, range(1500))) + "\r\n")
+    res = ingest(write(tmp_path, "wide.csv", text))
+    assert (res.read, res.staged) == (1, 1)
+    assert query("SELECT array_length(payload::text[], 1), (payload::text[])[1512] FROM raw.record") == [(1512, "1499")]
