@@ -55,7 +55,7 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
 
     DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
     table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
-    memory = _memory_mb(os.environ.get("LTC_DUCKDB_MEMORY", "512MB"))
+    memory = _memory_mb(os.environ.get("LTC_DUCKDB_MEMORY", "256MB"))
     cur.execute("SAVEPOINT land_table")
     try:
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
