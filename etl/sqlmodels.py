@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -34,6 +35,11 @@ def published_schema(name: str) -> str:
 # refreshed by refresh_materialized() at the start of every build. Indexes serve the marts' joins.
 # (No indexes: the marts read them whole, by hash joins; an index on 12 M rows costs more than it saves.)
 MATERIALIZED = {"int_supplement_month": [], "int_package_month": [], "int_kpi_measure": []}
+# Models grouping millions of person-months: a parallel sort groups them faster than a hash table that
+# spills. Measured at 1 M persons × 12 months (bench/marts.py): int_package_month 41 → 28–31 s,
+# int_kpi_measure 26 → 20 s, recipients by level 41 → 33 s, execution per recipient 46 → 42 s.
+SORTED_GROUPING = {"int_package_month", "int_kpi_measure", "mart_recipients_by_level",
+                   "mart_package_execution_recipient"}
 
 
 def _definition(name: str) -> str:
@@ -78,8 +84,20 @@ def refresh_materialized(cur) -> None:
     """Recompute the materialized intermediates, in dependency order."""
     for name in INTERMEDIATE:
         if name in MATERIALIZED:
-            cur.execute(f"REFRESH MATERIALIZED VIEW register.{name}")
+            with _grouping(cur, name):
+                cur.execute(f"REFRESH MATERIALIZED VIEW register.{name}")
             cur.execute(f"ANALYZE register.{name}")
+
+
+@contextmanager
+def _grouping(cur, name: str):
+    """Sort-based grouping for the models in SORTED_GROUPING, for that statement only."""
+    if name not in SORTED_GROUPING:
+        yield
+        return
+    cur.execute("SET LOCAL enable_hashagg = off")
+    yield
+    cur.execute("RESET enable_hashagg")  # (on an error the rollback undoes the SET LOCAL)
 
 
 def config_dir() -> Path:
@@ -104,7 +122,8 @@ def load_configuration(cur) -> dict:
 def build_mart(cur, name: str, schema: str) -> int:
     """Materialise a mart's query as `schema.name` (a build schema, before the gate lets it out)."""
     cur.execute(f"DROP TABLE IF EXISTS {schema}.{name}")
-    cur.execute(f"CREATE TABLE {schema}.{name} AS {sql_text('marts', name)}")
+    with _grouping(cur, name):
+        cur.execute(f"CREATE TABLE {schema}.{name} AS {sql_text('marts', name)}")
     cur.execute(f"SELECT count(*) FROM {schema}.{name}")
     return cur.fetchone()[0]
 
