@@ -20,6 +20,14 @@ def write(tmp_path, name, text, encoding="cp1251"):
     return p
 
 
+@pytest.fixture(params=["duckdb", "python"])
+def read_path(request, monkeypatch):
+    """Run a test on both read paths: DuckDB reading the CSV itself, and Python's csv module."""
+    if request.param == "python":
+        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+    return request.param
+
+
 def ingest(path):
     [res] = load.ingest("health", [path])
     return res
@@ -85,10 +93,7 @@ BAD_ROWS = (HEADER + "\r\n"
             "360001;A-10;02.01.2024;иное;;Сидоров;Иван;;М;01.02.1950;;да\r\n")
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["copy", "python"])
-def test_bad_rows_go_to_quarantine_with_reason_on_both_paths(clean_db, tmp_path, monkeypatch, direct):
-    if not direct:
-        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+def test_bad_rows_go_to_quarantine_with_reason_on_both_paths(clean_db, tmp_path, read_path):
     res = ingest(write(tmp_path, "bad.csv", BAD_ROWS))
     assert [(loc, reason) for loc, reason, _ in quarantined()] == [
         ("2", "bad_date"), ("3", "missing_identity"), ("4", "malformed_row"), ("5", "bad_sex"), ("6", "bad_bool"),
@@ -235,10 +240,7 @@ QUOTES = (HEADER + "\r\n"
           '360001;A-4;02.01.2024;иное;"";Смирнов;Пётр;"";М;01.02.1950;;да\r\n')
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["duckdb", "python"])
-def test_quotes_and_multiline_cells_read_alike_on_both_paths(clean_db, tmp_path, monkeypatch, direct):
-    if not direct:
-        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+def test_quotes_and_multiline_cells_read_alike_on_both_paths(clean_db, tmp_path, read_path):
     res = ingest(write(tmp_path, "q.csv", QUOTES))
     assert (res.read, res.staged) == (4, 4)
     rows = referrals()
@@ -282,10 +284,7 @@ def test_out_of_memory_lands_again_without_keeping_the_first_attempt(clean_db, t
     assert query("SELECT count(*) FROM quarantine.record")[0][0] == 9
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["duckdb", "python"])
-def test_rows_of_blank_cells_are_not_records_on_either_path(clean_db, tmp_path, monkeypatch, direct):
-    if not direct:
-        monkeypatch.setattr(tabular, "_copy_direct", lambda *a: False)
+def test_rows_of_blank_cells_are_not_records_on_either_path(clean_db, tmp_path, read_path):
     row = "360001;A-{};02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
     res = ingest(write(tmp_path, "b.csv", HEADER + "\r\n" + row.format(1) + ";;; ;;;;;;\u00a0;;\r\n" + row.format(2)))
     assert (res.read, res.staged) == (2, 2)
