@@ -163,9 +163,7 @@ def deaths(request, message_id: str) -> Iterator[SourceRecord]:
                 dead = descendant(reg, "ПрдСведРег")  # FATALRequest 4.0.6: the deceased's data
             if dead is None:
                 raise CastError("missing_required", "no СведУмер")
-            fio = child(dead, "ФИОУмер")
-            raw = {"surname": text_of(fio, "Фамилия"), "first_name": text_of(fio, "Имя"),
-                   "patronymic": text_of(fio, "Отчество")}
+            raw = _identity(child(dead, "ФИОУмер"))
             birth, precision = _birth(dead)
             sex_code = dead.get("Пол") or text_of(dead, "Пол")
             death_date = _date(text_of(dead, "ДатаСмертКаленд"))
@@ -196,15 +194,13 @@ def pfr_deaths(adv, message_id: str) -> Iterator[SourceRecord]:
         if local(person.tag) != "ЗЛ":
             continue
         act = descendant(person, "ЗаписьАкта")
-        number = (text_of(act, "Номер") if act is not None else None) or "record"
+        number = text_of(act, "Номер") or "record"
         rec = SourceRecord("smev_death", f"{message_id}/{number}", etree.tostring(person, encoding="unicode"))
         try:
-            fio = child(person, "ФИО")
-            raw = {"snils": text_of(person, "СНИЛС"), "surname": text_of(fio, "Фамилия"),
-                   "first_name": text_of(fio, "Имя"), "patronymic": text_of(fio, "Отчество")}
+            raw = _identity(child(person, "ФИО"), snils=text_of(person, "СНИЛС"))
             death_date = _check_death_date(_date(text_of(person, "ДатаСмерти")), today)
             out = {"message_id": message_id, "record_number": number,
-                   "record_date": _date(text_of(act, "Дата")) if act is not None else None,
+                   "record_date": _date(text_of(act, "Дата")),
                    "death_date": death_date, "birth_date": _date(text_of(person, "ДатаРождения")),
                    "birth_date_precision": "day", "sex": _sex(text_of(person, "Пол")), "zags_code": None,
                    "address": None}
@@ -223,29 +219,31 @@ def disability(extract, message_id: str) -> Iterator[SourceRecord]:
         person = child(extract, "ПерсональныеДанные")
         if person is None:
             raise CastError("missing_required", "no ПерсональныеДанные")
-        raw = {"snils": text_of(person, "СНИЛС"), "surname": text_of(person, "Фамилия"),
-               "first_name": text_of(person, "Имя"), "patronymic": text_of(person, "Отчество")}
-        dis = child(person, "АктуальныеСведенияОбИнвалидности")
-        group = text_of(dis, "ГруппаИнвалидности") if dis is not None else None
+        raw = _identity(person, snils=text_of(person, "СНИЛС"))
+        dis = child(person, "АктуальныеСведенияОбИнвалидности")  # text_of(None, …) is None: no disability data
+        group = text_of(dis, "ГруппаИнвалидности")
         if group and group.strip() not in ("1", "2", "3", "4"):
             raise CastError("unknown_code", f"disability group {group!r}")
-        when = text_of(extract, "ВремяФормирования")
         out = {"message_id": message_id, "extract_id": extract_id,
-               "extract_time": dt.datetime.fromisoformat(when) if when else None,
+               "extract_time": _datetime(text_of(extract, "ВремяФормирования")),
                "sex": _sex(text_of(person, "Пол")), "birth_date": _date(text_of(person, "ДатаРождения")),
                "disability_group": int(group) if group else None,
-               "date_from": _date(text_of(dis, "ДатаС")) if dis is not None else None,
-               "date_to": _date(text_of(dis, "ДатаПо")) if dis is not None else None,
-               "mse_act_number": text_of(dis, "НомерАктаМСЭ") if dis is not None else None,
-               "mse_act_date": _date(text_of(dis, "ДатаАктаМСЭ")) if dis is not None else None,
-               "reexamination_date": _date(text_of(dis, "ОчередноеОсвидетельствование")) if dis is not None else None,
-               "cause_code": text_of(dis, "КодПричиныИнвалидности") if dis is not None else None,
-               "cause_name": text_of(dis, "НаименованиеПричиныИнвалидности") if dis is not None else None,
+               "date_from": _date(text_of(dis, "ДатаС")), "date_to": _date(text_of(dis, "ДатаПо")),
+               "mse_act_number": text_of(dis, "НомерАктаМСЭ"), "mse_act_date": _date(text_of(dis, "ДатаАктаМСЭ")),
+               "reexamination_date": _date(text_of(dis, "ОчередноеОсвидетельствование")),
+               "cause_code": text_of(dis, "КодПричиныИнвалидности"),
+               "cause_name": text_of(dis, "НаименованиеПричиныИнвалидности"),
                "is_child": (text_of(dis, "Ребенок") or "").strip().lower() == "true" if dis is not None else None}
         rec.values = cast_person(raw, out, today)
-    except (CastError, ValueError) as e:
-        rec.reason, rec.detail = getattr(e, "reason", "bad_date"), getattr(e, "detail", str(e))
+    except CastError as e:
+        rec.reason, rec.detail = e.reason, e.detail
     yield rec
+
+
+def _identity(fio, snils: str | None = None) -> dict:
+    """Name parts as the Russian federal formats write them (Фамилия, Имя, Отчество), and a SNILS."""
+    return {"snils": snils, "surname": text_of(fio, "Фамилия"), "first_name": text_of(fio, "Имя"),
+            "patronymic": text_of(fio, "Отчество")}
 
 
 def _check_death_date(death_date: dt.date | None, today: dt.date) -> dt.date:
@@ -283,6 +281,13 @@ def _partial(el) -> tuple[dt.date | None, str | None]:
 def _date(text: str | None) -> dt.date | None:
     try:
         return as_date(text)
+    except ValueError as e:
+        raise CastError("bad_date", str(e)) from None
+
+
+def _datetime(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
     except ValueError as e:
         raise CastError("bad_date", str(e)) from None
 
