@@ -205,10 +205,7 @@ def cmd_validate(a) -> int:
     for cp in a.checkpoint or quality.CHECKPOINTS:
         if cp == "marts":  # as in the pipeline: marts are built after the staging and register checks
             with db.transaction() as conn, conn.cursor() as cur:
-                sqlmodels.load_configuration(cur)
-                sqlmodels.refresh_materialized(cur)
-                for name in sqlmodels.MARTS:
-                    sqlmodels.build_mart(cur, name, "build")
+                sqlmodels.build_all(cur)
         outcomes += quality.run_checkpoint(cp, run_id)
     for o in outcomes:
         print(o.line())

@@ -101,12 +101,7 @@ def build_marts(run_id: str) -> dict:
     from etl import sqlmodels
 
     with db.transaction() as conn, conn.cursor() as cur:
-        # big hash joins and sorts over person-months: give them memory instead of temporary files
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        sqlmodels.apply_views(cur)
-        sqlmodels.load_configuration(cur)
-        sqlmodels.refresh_materialized(cur)
-        counts = {name: sqlmodels.build_mart(cur, name, "build") for name in sqlmodels.MARTS}
+        counts = sqlmodels.build_all(cur)
     record_step(run_id, "ltc_register", "build_marts", "success", counts)
     return counts
 

@@ -128,6 +128,16 @@ def build_mart(cur, name: str, schema: str) -> int:
     return cur.fetchone()[0]
 
 
+def build_all(cur, schema: str = "build") -> dict[str, int]:
+    """Views, configuration, materialized intermediates, then every mart into `schema`: rows per mart."""
+    # big hash joins and sorts over person-months: give them memory instead of temporary files
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    apply_views(cur)
+    load_configuration(cur)
+    refresh_materialized(cur)
+    return {name: build_mart(cur, name, schema) for name in MARTS}
+
+
 def publish_mart(cur, name: str, schema: str) -> int:
     """Replace the published table by the validated build in one transaction (readers see old or new),
     with its grants and row-level security. The build table is consumed."""

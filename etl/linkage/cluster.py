@@ -154,18 +154,16 @@ class Clusterer:
         records = self.records
         for group in groups:
             first = records[group[0]]
-            if all(records[x] == first for x in group[1:]):  # uniform: parent pointers, no profile needed
-                root = self.find(group[0])
-                for x in group[1:]:
-                    y = self.find(x)
-                    if y != root:
-                        self.parent[y] = root
-                        self.size[root] += self.size[y]
-                continue
+            uniform = all(records[x] == first for x in group[1:])  # parent pointers only, no profile needed
             root = self.find(group[0])
             for x in group[1:]:
                 y = self.find(x)
-                if y != root:
+                if y == root:
+                    continue
+                if uniform:
+                    self.parent[y] = root
+                    self.size[root] += self.size[y]
+                else:
                     root = self._union(root, y)
 
     def apply_manual(self, matches: list[tuple[int, int]], non_matches: list[tuple[int, int]]) -> None:
