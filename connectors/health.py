@@ -165,13 +165,10 @@ def open_register(path: Path, folder: Path) -> Table | None:
 def _csv_into_duckdb(con, name: str, file: Path | None, columns: list[str]) -> None:
     from etl import tabular
 
-    cols = "{" + ", ".join(f"'{c}': '{'BIGINT' if c == 'seq' else 'VARCHAR'}'" for c in columns) + "}"
-    source = (f"read_csv('{file}', columns = {cols}, header = false, delim = ',', quote = '\"', escape = '\"',"
-              f" auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
-              f" buffer_size = {4 * MAX_ROW_BYTES})" if file else
-              f"(SELECT {', '.join(('NULL::BIGINT' if c == 'seq' else 'NULL::VARCHAR') + ' AS ' + c for c in columns)}"
-              " LIMIT 0)")
-    tabular._read_flat_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")
+    types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in columns}
+    source = tabular.own_csv(file, types) if file else \
+        f"(SELECT {', '.join(f'NULL::{t} AS {c}' for c, t in types.items())} LIMIT 0)"
+    tabular.read_own_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")
 
 
 # Cases joined with their persons, in the column order of REGISTER_FIELDS; empty cells are NULL. Locators

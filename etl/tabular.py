@@ -17,6 +17,7 @@ quarantine, in the caller's one transaction. The raw COPY runs while DuckDB cast
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import json
@@ -88,9 +89,9 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         con.execute("SET preserve_insertion_order = false")  # rows carry their order from here on (seq)
         t1 = time.perf_counter()
         con.execute(_hash_statement(cells, own_payload=table.reader is not None))
-        con.execute(f"COPY (SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
-                    f" content_hash, payload FROM h) TO '{tmp / 'raw.csv'}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
-        con.execute(f"COPY (SELECT DISTINCT content_hash FROM h) TO '{tmp / 'hashes.csv'}' (FORMAT csv, HEADER false)")
+        _export(con, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
+                     " content_hash, payload FROM h", tmp / "raw.csv")
+        _export(con, "SELECT DISTINCT content_hash FROM h", tmp / "hashes.csv")
         t2 = time.perf_counter()
         # PostgreSQL looks up earlier copies of the rows, then takes the raw rows, while DuckDB casts.
         earlier_found: Future = Future()
@@ -101,12 +102,11 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
                 con.register("earlier_rows", earlier_found.result())
                 con.execute(_route_statement(table, batch_id, today))
                 staged_cols = _staged_columns(table)
-                con.execute(f"COPY (SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d"
-                            f" WHERE reason IS NULL) TO '{tmp / 'staging.csv'}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
-                con.execute(f"COPY (SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason,"
-                            f" d.detail, {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
-                            f" JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL) TO '{tmp / 'quarantine.csv'}'"
-                            " (FORMAT csv, HEADER false, FORCE_QUOTE *)")
+                _export(con, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
+                        tmp / "staging.csv")
+                _export(con, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
+                             f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
+                             " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL", tmp / "quarantine.csv")
                 read, quarantined = con.execute("SELECT count(*), count(reason) FROM d").fetchone()
             finally:
                 raw_done.result()  # the connection is ours again (or its error is raised)
@@ -126,6 +126,24 @@ def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
                                  "temp_directory": str(tmp / "spill"), "preserve_insertion_order": True})
     con.execute(f"CREATE MACRO pg_element(v) AS {_PG_ELEMENT}")
     return con
+
+
+def _export(con, query: str, path: Path) -> None:
+    """A query's rows as CSV for PostgreSQL's COPY: every value quoted, so NULL (bare) and '' ("") differ."""
+    con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
+
+
+def _columns(types: dict[str, str]) -> str:
+    """read_csv's columns argument."""
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
+
+
+def own_csv(path: Path, types: dict[str, str]) -> str:
+    """read_csv() of a CSV this loader wrote itself (UTF-8, ',', values quoted, no header); read it through
+    read_own_csv, which turns an over-long row into a clear rejection."""
+    return (f"read_csv('{path}', columns = {_columns(types)}, header = false, delim = ',', quote = '\"',"
+            f" escape = '\"', auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
+            f" buffer_size = {4 * MAX_ROW_BYTES})")
 
 
 def _lit(text: str) -> str:
@@ -173,7 +191,7 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
     path = _utf8_copy(direct, tmp)
     if path is None:
         return False
-    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cells) + "}"
+    columns = _columns(dict.fromkeys(cells, "VARCHAR"))
     try:
         con.execute(f"CREATE TABLE cells AS SELECT * FROM read_csv('{path}', columns = {columns},"
                     f" header = true, delim = {_lit(direct['delimiter'])}, quote = '\"', escape = '\"',"
@@ -199,7 +217,7 @@ def _utf8_copy(direct: dict, tmp: Path) -> Path | None:
     with open(direct["path"], "rb") as f, open(out, "wb") as o:
         f.seek(direct["skip"])
         offset = direct["skip"]
-        decoder = __import__("codecs").getincrementaldecoder(direct["encoding"])("strict")
+        decoder = codecs.getincrementaldecoder(direct["encoding"])("strict")
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             if _SUSPECT.search(tail + chunk):
                 return None
@@ -235,16 +253,12 @@ def _copy_python(con, table: health.Table, cells: list[str], tmp: Path) -> None:
                 padded = (row + [""] * n)[:n]
                 out.writerow((rowno, len(row), json.dumps(row[n:], ensure_ascii=False) if len(row) > n else "",
                               *padded))
-    columns = "{'locator': 'VARCHAR', 'nf': 'INTEGER', 'extra': 'VARCHAR', " + \
-        ", ".join(f"'{c}': 'VARCHAR'" for c in cells) + "}"
-    _read_flat_csv(con, f"CREATE TABLE land AS SELECT locator, locator::BIGINT AS seq, nf,"
-                f" from_json(extra, '[\"VARCHAR\"]') AS extra,"
-                f" {', '.join(cells)} FROM read_csv('{path}', columns = {columns}, header = false, delim = ',',"
-                " quote = '\"', escape = '\"', auto_detect = false, strict_mode = true,"
-                f" max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})")
+    types = {"locator": "VARCHAR", "nf": "INTEGER", "extra": "VARCHAR", **dict.fromkeys(cells, "VARCHAR")}
+    read_own_csv(con, f"CREATE TABLE land AS SELECT locator, locator::BIGINT AS seq, nf,"
+                      f" from_json(extra, '[\"VARCHAR\"]') AS extra, {', '.join(cells)} FROM {own_csv(path, types)}")
 
 
-def _read_flat_csv(con, statement: str) -> None:
+def read_own_csv(con, statement: str) -> None:
     """Run a statement reading a CSV we wrote ourselves; a row over MAX_ROW_BYTES rejects the file clearly."""
     try:
         con.execute(statement)
