@@ -1,6 +1,9 @@
 """The SQL models under sql/: intermediate views (re)created in place, marts and worklists built in
 schema `build`, published atomically after the marts checkpoint, with their access rules.
 
+The SQL means the same on PostgreSQL and DuckDB; a build computes the marts in DuckDB
+(etl/martengine.py) unless LTC_MARTS_ENGINE=postgres, and PostgreSQL keeps every model as a view.
+
 Configuration tables (KPI formulas and parameters, coverage base and targets) are loaded from their
 CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the configuration.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
-from contextlib import contextmanager
+import re
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -31,73 +34,41 @@ def published_schema(name: str) -> str:
     return "worklist" if name.startswith("worklist_") else "marts"
 
 
-# Computed once per marts build and read by many marts (dbt's materialized='table' for intermediates);
-# refreshed by refresh_materialized() at the start of every build. Indexes serve the marts' joins.
-# (No indexes: the marts read them whole, by hash joins; an index on 12 M rows costs more than it saves.)
-MATERIALIZED = {"int_supplement_month": [], "int_package_month": [], "int_kpi_measure": []}
-# Models grouping millions of person-months: a parallel sort groups them faster than a hash table that
-# spills. Measured at 1 M persons × 12 months (bench/marts.py): int_package_month 41 → 28–31 s,
-# int_kpi_measure 26 → 20 s, recipients by level 41 → 33 s, execution per recipient 46 → 42 s.
-SORTED_GROUPING = {"int_package_month", "int_kpi_measure", "mart_recipients_by_level",
-                   "mart_package_execution_recipient"}
-
-
-def _definition(name: str) -> str:
-    text = sql_text("intermediate", name)
-    if name in MATERIALIZED:
-        text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE MATERIALIZED VIEW register.{name} AS", 1)
-        text = text.rstrip().rstrip(";") + " WITH NO DATA;"
-    return text
+# Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
+# DuckDB build (etl/martengine.py); views like the rest in PostgreSQL.
+MATERIALIZED = {"int_supplement_month", "int_package_month", "int_kpi_measure", "int_person_key",
+                "int_recipient_person"}
+# Marts PostgreSQL computes itself in either engine: small ones whose decimal formulas over configured
+# parameters must stay exact numeric arithmetic (DuckDB divides decimals in binary floating point), or
+# that read the audit tables. A materialized model they read comes from DuckDB as a temporary table.
+IN_POSTGRES = ["mart_kpi", "mart_care_school", "mart_data_quality"]
 
 
 def apply_views(cur) -> None:
     """(Re)create the intermediate views whose definition changed (a hash in each view's comment), and
-    every view depending on them, so a changed definition (even its columns) takes effect. Unchanged
-    views are left alone: a materialized one keeps its data."""
+    every view depending on them, so a changed definition (even its columns) takes effect."""
     import hashlib
 
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_views'))")  # tasks run in parallel
     changed = False
     for name in INTERMEDIATE:
-        text = _definition(name)
+        text = sql_text("intermediate", name)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f"register.{name}",))
         current = cur.fetchone()[0]
         if not changed and current == f"sql:{digest}":
             continue
         changed = True  # everything after a changed view is recreated: it may depend on it
+        # (a materialized view is what earlier versions made of the heaviest models)
         cur.execute(f"DROP MATERIALIZED VIEW IF EXISTS register.{name} CASCADE" if _is_matview(cur, name)
                     else f"DROP VIEW IF EXISTS register.{name} CASCADE")
         cur.execute(text)
-        kind = "MATERIALIZED VIEW" if name in MATERIALIZED else "VIEW"
-        cur.execute(f"COMMENT ON {kind} register.{name} IS 'sql:{digest}'")
-        for i, cols in enumerate(MATERIALIZED.get(name, [])):
-            cur.execute(f"CREATE INDEX {name}_{i} ON register.{name} ({cols})")
+        cur.execute(f"COMMENT ON VIEW register.{name} IS 'sql:{digest}'")
 
 
 def _is_matview(cur, name: str) -> bool:
     cur.execute("SELECT 1 FROM pg_matviews WHERE schemaname = 'register' AND matviewname = %s", (name,))
     return cur.fetchone() is not None
-
-
-def refresh_materialized(cur) -> None:
-    """Recompute the materialized intermediates, in dependency order."""
-    for name in INTERMEDIATE:
-        if name in MATERIALIZED:
-            with _grouping(cur, name):
-                cur.execute(f"REFRESH MATERIALIZED VIEW register.{name}")
-            cur.execute(f"ANALYZE register.{name}")
-
-
-@contextmanager
-def _grouping(cur, name: str):
-    """Sort-based grouping for the models in SORTED_GROUPING, for that statement only."""
-    if name not in SORTED_GROUPING:
-        yield
-        return
-    cur.execute("SET LOCAL enable_hashagg = off")
-    yield
-    cur.execute("RESET enable_hashagg")  # (on an error the rollback undoes the SET LOCAL)
 
 
 def config_dir() -> Path:
@@ -119,23 +90,50 @@ def load_configuration(cur) -> dict:
     return counts
 
 
-def build_mart(cur, name: str, schema: str) -> int:
-    """Materialise a mart's query as `schema.name` (a build schema, before the gate lets it out)."""
+def build_mart(cur, name: str, schema: str, read_as: dict[str, str] | None = None) -> int:
+    """Materialise a mart's query as `schema.name` in PostgreSQL (a build schema, before the gate lets
+    it out); `read_as` reads a model from another table (one DuckDB shipped)."""
+    text = sql_text("marts", name)
+    for model, table in (read_as or {}).items():
+        text = re.sub(rf"\bregister\.{model}\b", table, text)
     cur.execute(f"DROP TABLE IF EXISTS {schema}.{name}")
-    with _grouping(cur, name):
-        cur.execute(f"CREATE TABLE {schema}.{name} AS {sql_text('marts', name)}")
+    cur.execute(f"CREATE TABLE {schema}.{name} AS {text}")
     cur.execute(f"SELECT count(*) FROM {schema}.{name}")
     return cur.fetchone()[0]
 
 
-def build_all(cur, schema: str = "build") -> dict[str, int]:
-    """Views, configuration, materialized intermediates, then every mart into `schema`: rows per mart."""
-    # big hash joins and sorts over person-months: give them memory instead of temporary files
+def engine() -> str:
+    """LTC_MARTS_ENGINE: duckdb (default) or postgres (every model in PostgreSQL: the reference, for
+    small regions and for checking the other)."""
+    value = os.environ.get("LTC_MARTS_ENGINE", "duckdb").strip().lower()
+    if value not in ("duckdb", "postgres"):
+        raise ValueError(f"LTC_MARTS_ENGINE={value!r}: expected duckdb or postgres")
+    return value
+
+
+def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dict[str, int]:
+    """Views, configuration, then every mart into `schema`: rows per mart.
+
+    Called first in its transaction, the build reads one snapshot (REPEATABLE READ): a load committing
+    meanwhile cannot land between the tables copied to DuckDB, nor between two marts."""
+    import psycopg2.extensions
+
+    from etl import martengine
+
+    if cur.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    # PostgreSQL's own joins and sorts over person-months: memory instead of temporary files
     cur.execute("SET LOCAL work_mem = '256MB'")
     apply_views(cur)
     load_configuration(cur)
-    refresh_materialized(cur)
-    return {name: build_mart(cur, name, schema) for name in MARTS}
+    if (engine_name or engine()) == "postgres":
+        return {name: build_mart(cur, name, schema) for name in MARTS}
+    in_duckdb = [m for m in MARTS if m not in IN_POSTGRES]
+    shipped = [m for m in martengine.models_read(IN_POSTGRES) if m in MATERIALIZED]
+    counts = martengine.build(cur, in_duckdb, schema, shipped)
+    for name in IN_POSTGRES:
+        counts[name] = build_mart(cur, name, schema, {m: f"pg_temp.{m}" for m in shipped})
+    return {name: counts[name] for name in MARTS}
 
 
 def publish_mart(cur, name: str, schema: str) -> int:

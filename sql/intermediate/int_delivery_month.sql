@@ -8,7 +8,7 @@ WITH delivered AS (
 )
 SELECT d.supplement_id, d.month, s.person_id, s.provider_id, s.care_level, s.minutes_per_week,
        round(s.minutes_per_week *
-             ((least(coalesce(s.end_date, 'infinity'::date), (d.month + interval '1 month - 1 day')::date)
+             ((least(coalesce(s.end_date, 'infinity'::date), (d.month + interval '1 month' - interval '1 day')::date)
                - greatest(s.start_date, d.month) + 1)::numeric / 7)) AS assigned_minutes,
        d.delivered_minutes
 FROM delivered d

@@ -7,10 +7,10 @@ WITH months AS (
     SELECT DISTINCT month FROM register.int_supplement_month
 ), periods AS (
     SELECT 'year'::text AS period_kind, date_trunc('year', month)::date AS period_start,
-           (date_trunc('year', month) + interval '1 year - 1 day')::date AS period_end
+           (date_trunc('year', month) + interval '1 year' - interval '1 day')::date AS period_end
     FROM months GROUP BY 2, 3
     UNION ALL
-    SELECT 'month_ytd', date_trunc('year', month)::date, (month + interval '1 month - 1 day')::date FROM months
+    SELECT 'month_ytd', date_trunc('year', month)::date, (month + interval '1 month' - interval '1 day')::date FROM months
 ), receiving_month AS (
     SELECT DISTINCT person_id, month FROM register.int_supplement_month
 ), receiving_count AS (

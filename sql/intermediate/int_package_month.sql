@@ -12,6 +12,6 @@ SELECT sm.supplement_id, sm.person_id, sm.oktmo, sm.care_level, sm.month, sm.pro
        CASE WHEN a.x < 0 THEN -((7 - 2 * a.x) / 14) ELSE (2 * a.x + 7) / 14 END AS assigned_minutes,
        coalesce(d.delivered_minutes, 0) AS delivered_minutes
 FROM register.int_supplement_month sm
-CROSS JOIN LATERAL (SELECT sm.minutes_per_week::bigint * (least(sm.last_date, (sm.month + interval '1 month - 1 day')::date)
+CROSS JOIN LATERAL (SELECT sm.minutes_per_week::bigint * (least(sm.last_date, (sm.month + interval '1 month' - interval '1 day')::date)
                                                         - greatest(sm.start_date, sm.month) + 1) AS x) a
 LEFT JOIN delivered d ON d.supplement_id = sm.supplement_id AND d.month = sm.month;

@@ -4,7 +4,7 @@ CREATE VIEW register.int_supplement_month AS
 WITH bounded AS (
     SELECT s.supplement_id, s.person_id, s.oktmo, s.care_level, s.minutes_per_week, s.provider_id, s.start_date,
            least(coalesce(s.end_date, 'infinity'::date), coalesce(p.death_date, 'infinity'::date),
-                 (SELECT max(month) + interval '1 month - 1 day' FROM staging.optima_care_report)::date) AS last_date
+                 (SELECT max(month) + interval '1 month' - interval '1 day' FROM staging.optima_care_report)::date) AS last_date
     FROM register.int_supplement s
     JOIN register.person p USING (person_id)
 )
@@ -13,5 +13,5 @@ SELECT b.supplement_id, b.person_id, b.oktmo, b.care_level, b.minutes_per_week, 
        m::date AS month
 FROM bounded b
 CROSS JOIN LATERAL generate_series(date_trunc('month', b.start_date), date_trunc('month', b.last_date),
-                                   interval '1 month') AS m
+                                   interval '1 month') AS g(m)
 WHERE b.last_date >= b.start_date;

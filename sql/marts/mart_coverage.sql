@@ -10,9 +10,11 @@ WITH ltc AS (
 )
 SELECT l.year, l.oktmo, coalesce(m.name, 'не указан') AS municipality, l.ltc_persons,
        b.persons AS persons_needing_social_services,
-       round(100.0 * l.ltc_persons / b.persons, 2) AS coverage_share, t.target_share,
+       -- (the share rounded in integers and compared by multiplication: exact on both engines)
+       round(((20000 * l.ltc_persons::bigint + b.persons) / (2 * b.persons))::numeric / 100, 2) AS coverage_share,
+       t.target_share,
        CASE WHEN b.persons IS NULL OR t.target_share IS NULL THEN NULL
-            ELSE 100.0 * l.ltc_persons / b.persons >= t.target_share END AS meets_target,
+            ELSE 100 * l.ltc_persons >= t.target_share * b.persons END AS meets_target,
        CASE WHEN b.persons IS NULL THEN 'нет базы в ref.coverage_base' ELSE 'база: ' || b.note END AS base_source
 FROM ltc l
 LEFT JOIN ref.coverage_base b ON b.year = l.year AND b.oktmo = l.oktmo

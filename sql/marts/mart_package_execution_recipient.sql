@@ -2,16 +2,20 @@
 -- assigned by the supplements in force against minutes the care assistants reported delivered;
 -- under_delivered when delivered is below ref.setting 'under_delivery_share' of assigned.
 -- (Grouped on the integer person id first: the pseudonym joins 1 row per group, not every row.)
+-- The ratio is rounded in integers (half up, as round() does for delivered ≥ 0, a check of staging),
+-- so PostgreSQL and DuckDB (whose decimal division is binary floating point) give the same figure.
 WITH g AS (
     SELECT month, person_id, coalesce(oktmo, '00000000') AS oktmo, provider_id, max(care_level) AS care_level,
-           sum(assigned_minutes) AS assigned, sum(delivered_minutes) AS delivered
+           sum(assigned_minutes)::bigint AS assigned, sum(delivered_minutes)::bigint AS delivered
     FROM register.int_package_month
     GROUP BY month, person_id, oktmo, provider_id
 )
 SELECT g.month, k.person_key, g.oktmo, g.provider_id, g.care_level,
        g.assigned::int AS assigned_minutes, g.delivered::int AS delivered_minutes,
-       round(g.delivered / nullif(g.assigned, 0), 3) AS delivery_ratio,
-       g.delivered < (SELECT value::numeric FROM ref.setting WHERE key = 'under_delivery_share') * g.assigned
+       CASE WHEN g.assigned > 0
+            THEN round(((2000 * g.delivered + g.assigned) / (2 * g.assigned))::numeric / 1000, 3)
+       END AS delivery_ratio,
+       g.delivered < (SELECT value::numeric(12, 6) FROM ref.setting WHERE key = 'under_delivery_share') * g.assigned
            AS under_delivered
 FROM g
 JOIN register.int_person_key k USING (person_id)

@@ -1,10 +1,10 @@
 -- Worklist (identities; schema worklist, granted to worklist readers only). Grain: recipient.
 -- Recipients receiving the package in the last month of the data whose latest assessment is older
 -- than ref.setting 'reassessment_months', or who were hospitalised after it (circumstances changed).
-WITH asof AS (
-    SELECT max(month + interval '1 month - 1 day')::date AS d FROM register.int_supplement_month
+WITH as_of AS (
+    SELECT max(month + interval '1 month' - interval '1 day')::date AS d FROM register.int_supplement_month
 ), receiving AS (
-    SELECT DISTINCT sm.person_id FROM register.int_supplement_month sm, asof WHERE sm.month = date_trunc('month', asof.d)
+    SELECT DISTINCT sm.person_id FROM register.int_supplement_month sm, as_of WHERE sm.month = date_trunc('month', as_of.d)
 ), last_assessment AS (
     SELECT rp.person_id, max(a.assessment_date) AS d
     FROM staging.optima_assessment a JOIN register.int_recipient_person rp USING (recipient_id)
@@ -20,17 +20,17 @@ WITH asof AS (
 )
 SELECT p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
        coalesce(p.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,
-       la.d AS last_assessment_date, asof.d - la.d AS days_since_assessment, lh.d AS last_hospitalisation_date,
+       la.d AS last_assessment_date, as_of.d - la.d AS days_since_assessment, lh.d AS last_hospitalisation_date,
        CASE WHEN la.d IS NULL THEN 'нет оценки нуждаемости'
-            WHEN la.d < asof.d - make_interval(months => months.n) THEN 'оценка старше ' || months.n || ' мес.'
+            WHEN la.d < as_of.d - months.n * interval '1 month' THEN 'оценка старше ' || months.n || ' мес.'
             ELSE 'госпитализация после оценки' END AS reason,
-       asof.d AS as_of
+       as_of.d AS as_of
 FROM receiving r
 JOIN register.person p USING (person_id)
 JOIN register.int_person_key k USING (person_id)
-CROSS JOIN asof CROSS JOIN months
+CROSS JOIN as_of CROSS JOIN months
 LEFT JOIN last_assessment la USING (person_id)
 LEFT JOIN last_hospitalisation lh USING (person_id)
 LEFT JOIN ref.municipality m ON m.oktmo = p.oktmo
 WHERE p.death_date IS NULL
-  AND (la.d IS NULL OR la.d < asof.d - make_interval(months => months.n) OR lh.d > la.d)
+  AND (la.d IS NULL OR la.d < as_of.d - months.n * interval '1 month' OR lh.d > la.d)

@@ -1,0 +1,185 @@
+"""The marts computed by DuckDB over a snapshot of their inputs, shipped into PostgreSQL tables.
+
+Why: a marts build in PostgreSQL hashes and sorts tens of millions of person-months several times
+over (≈ 190–290 s at 1 M persons × 12 months on 2 cores); DuckDB runs the same SQL columnar and in
+parallel. The model SQL under sql/ is written to mean the same on both engines (integer division is
+switched on here as PostgreSQL has it; ratios are rounded in integers; no engine-specific functions),
+so PostgreSQL keeps every model as a view — what the loader's checks and analysts query — and each
+mart's PostgreSQL table is created from the mart's own SQL WITH NO DATA: its column types are
+PostgreSQL's, whichever engine filled it. tests/test_marts.py builds a region on both and compares.
+
+A build: the columns the models name, of the tables they read, are copied out of PostgreSQL (COPY TO,
+in the caller's transaction: one snapshot when it is REPEATABLE READ) into a scratch DuckDB database
+while DuckDB reads the previous table; the intermediates the marts read are created there (those of
+sqlmodels.MATERIALIZED as tables), every DuckDB mart is computed and copied into its build table.
+Models that a PostgreSQL mart reads (int_kpi_measure) are shipped as temporary tables of the transaction.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+
+from etl import sqlmodels
+from etl.tabular import _memory_mb
+
+log = logging.getLogger(__name__)
+
+_QUALIFIED = re.compile(r"\b(staging|register|ref|audit|build)\.([a-z_][a-z0-9_]*)\b")
+# PostgreSQL type (format_type) → DuckDB type; anything else travels as text.
+_TYPES = {"text": "VARCHAR", "character varying": "VARCHAR", "integer": "INTEGER", "bigint": "BIGINT",
+          "smallint": "SMALLINT", "boolean": "BOOLEAN", "date": "DATE", "double precision": "DOUBLE", "real": "FLOAT",
+          "numeric": "DECIMAL(38, 10)", "timestamp with time zone": "TIMESTAMPTZ",
+          "timestamp without time zone": "TIMESTAMP"}
+
+
+def _duck_type(pg_type: str) -> str:
+    m = re.fullmatch(r"numeric\((\d+),(\d+)\)", pg_type)
+    if m:
+        return f"DECIMAL({min(int(m.group(1)), 38)}, {m.group(2)})"
+    return _TYPES.get(pg_type, "VARCHAR")
+
+
+def models_read(marts: list[str]) -> list[str]:
+    """The intermediate models the marts read themselves, in creation order."""
+    found = {name for m in marts for schema, name in _QUALIFIED.findall(sqlmodels.sql_text("marts", m))
+             if schema == "register" and name in sqlmodels.INTERMEDIATE}
+    return [m for m in sqlmodels.INTERMEDIATE if m in found]
+
+
+def models_needed(marts: list[str]) -> list[str]:
+    """The intermediate models the marts read, directly or through other intermediates, in creation order."""
+    texts = [sqlmodels.sql_text("marts", m) for m in marts]
+    needed: set[str] = set()
+    while True:
+        found = {name for text in texts for schema, name in _QUALIFIED.findall(text)
+                 if schema == "register" and name in sqlmodels.INTERMEDIATE} - needed
+        if not found:
+            return [m for m in sqlmodels.INTERMEDIATE if m in needed]
+        needed |= found
+        texts = [sqlmodels.sql_text("intermediate", m) for m in found]
+
+
+def _inputs(cur, texts: list[str], models: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """Tables the texts read (not models, not build tables) → the (column, PostgreSQL type) the texts name."""
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", "\n".join(texts).lower()))
+    tables = dict.fromkeys(f"{s}.{n}" for text in texts for s, n in _QUALIFIED.findall(text)
+                           if s != "build" and n not in models)
+    out = {}
+    for table in tables:
+        cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass"
+                    " AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (table,))
+        out[table] = [(c, t) for c, t in cur.fetchall() if c in words]
+    return out
+
+
+def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> Path:
+    cols = ", ".join(c for c, _ in columns)
+    with open(path, "wb") as f:
+        cur.copy_expert(f"COPY (SELECT {cols} FROM {table}) TO STDOUT WITH (FORMAT csv)", f, size=1 << 20)
+    return path
+
+
+def _import(con, table: str, columns: list[tuple[str, str]], path: Path) -> None:
+    spec = "{" + ", ".join(f"'{c}': '{_duck_type(t)}'" for c, t in columns) + "}"
+    # PostgreSQL's CSV: NULL is a bare empty field, '' a quoted one
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}', columns = {spec}, header = false,"
+                " delim = ',', quote = '\"', escape = '\"', auto_detect = false, allow_quoted_nulls = false,"
+                " strict_mode = true, max_line_size = 8388608)")
+
+
+def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
+    memory = _memory_mb(os.environ.get("LTC_MARTS_DUCKDB_MEMORY", "2GB"))
+    con = duckdb.connect(":memory:", config={
+        "threads": os.cpu_count() or 2, "memory_limit": f"{memory}MB", "temp_directory": str(tmp / "spill"),
+        "preserve_insertion_order": False})
+    con.execute("SET integer_division = true")  # as PostgreSQL: 7 / 2 = 3
+    # a scratch database thrown away after the build: never write it out (a checkpoint of the 12 M-row
+    # tables on closing cost ≈ 14 s)
+    con.execute("SET checkpoint_threshold = '1TB'")
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    for schema in ("staging", "register", "ref", "audit", "build"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return con
+
+
+def _ship(con, cur, query: str, target: str, create: str, tmp: Path) -> int:
+    """Create `target` in PostgreSQL (`create`: a CTAS ... WITH NO DATA of the model's own SQL) and fill it
+    with the rows of the DuckDB query, column for column by name. DuckDB writes CSV into a pipe that
+    PostgreSQL's COPY reads as it comes (both cores busy, nothing on disk)."""
+    cur.execute(create)
+    cur.execute(f"SELECT * FROM {target} LIMIT 0")
+    columns = [d.name for d in cur.description]
+    pipe = tmp / "ship.pipe"
+    os.mkfifo(pipe)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            written = pool.submit(con.execute, f"COPY (SELECT {', '.join(columns)} FROM ({query}) q) TO '{pipe}'"
+                                               " (FORMAT csv, HEADER false)")
+            try:
+                with open(pipe, "rb") as f:  # (opens once DuckDB opens its end)
+                    # FREEZE: the table is new in this transaction, its rows need no visibility hints later
+                    cur.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, FREEZE)",
+                                    f, size=1 << 20)
+            finally:
+                written.result()
+    finally:
+        pipe.unlink()
+    return cur.rowcount
+
+
+def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[str, int]:
+    """Compute `marts` in DuckDB into PostgreSQL tables `schema.<mart>`; ship the intermediate models
+    `ship_models` as temporary tables pg_temp.<model> for PostgreSQL marts. Rows per mart."""
+    models = models_needed(marts)
+    models += [m for m in ship_models if m not in models]
+    models = [m for m in sqlmodels.INTERMEDIATE if m in models]
+    texts = [sqlmodels.sql_text("intermediate", m) for m in models] + [sqlmodels.sql_text("marts", m) for m in marts]
+    inputs = _inputs(cur, texts, set(sqlmodels.INTERMEDIATE))
+    counts = {}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ltc-marts-") as tmp, _connect(Path(tmp)) as con:
+        tmp = Path(tmp)
+        # PostgreSQL writes the next table while DuckDB reads the last one
+        with ThreadPoolExecutor(1) as pool:
+            exported = [(table, cols, pool.submit(_export, cur, table, cols, tmp / f"in{i}.csv"))
+                        for i, (table, cols) in enumerate(inputs.items())]
+            for table, cols, done in exported:
+                t = time.perf_counter()
+                path = done.result()
+                t1 = time.perf_counter()
+                _import(con, table, cols, path)
+                log.debug("%s: waited %.1f s, read %.1f s", table, t1 - t, time.perf_counter() - t1)
+                path.unlink()
+        t1 = time.perf_counter()
+        for name in models:
+            text = sqlmodels.sql_text("intermediate", name)
+            if name in sqlmodels.MATERIALIZED:
+                text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE TABLE register.{name} AS", 1)
+            t = time.perf_counter()
+            con.execute(text)
+            log.debug("%s: %.1f s", name, time.perf_counter() - t)
+        for name in marts:
+            t = time.perf_counter()
+            con.execute(f"CREATE TABLE build.{name} AS {sqlmodels.sql_text('marts', name)}")
+            log.debug("%s: %.1f s", name, time.perf_counter() - t)
+        t2 = time.perf_counter()
+        for name in marts:
+            t = time.perf_counter()
+            counts[name] = _ship(con, cur, f"SELECT * FROM build.{name}", f"{schema}.{name}",
+                                 f"DROP TABLE IF EXISTS {schema}.{name}; CREATE TABLE {schema}.{name} AS "
+                                 f"{sqlmodels.sql_text('marts', name)} WITH NO DATA", tmp)
+            log.info("%s: %d rows into PostgreSQL in %.1f s", name, counts[name], time.perf_counter() - t)
+        for name in ship_models:
+            _ship(con, cur, f"SELECT * FROM register.{name}", f"pg_temp.{name}",
+                  f"DROP TABLE IF EXISTS pg_temp.{name}; CREATE TEMP TABLE {name} ON COMMIT DROP AS "
+                  f"SELECT * FROM register.{name} WITH NO DATA", tmp)
+    log.info("marts in DuckDB: inputs %.1f s, models %.1f s, into PostgreSQL %.1f s", t1 - t0, t2 - t1,
+             time.perf_counter() - t2)
+    return counts
