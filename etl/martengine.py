@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -145,19 +145,33 @@ def _ship(con, cur, query: str, target: str, create: str, pipe: Path) -> int:
     PostgreSQL's COPY reads as it comes (both cores busy, nothing on disk)."""
     cur.execute(create)
     cur.execute(f"SELECT * FROM {target} LIMIT 0")
-    columns = [d.name for d in cur.description]
+    columns = ", ".join(d.name for d in cur.description)
+    # FREEZE: the table is new in this transaction, its rows need no visibility hints later
+    copy_in = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)"
+    write = f"COPY (SELECT {columns} FROM ({query}) q) TO '{pipe}' (FORMAT csv, HEADER false)"
+    if not hasattr(os, "mkfifo"):  # (no named pipes on this system: through a file)
+        con.execute(write)
+        with open(pipe, "rb") as f:
+            cur.copy_expert(copy_in, f, size=1 << 20)
+        pipe.unlink()
+        return cur.rowcount
     os.mkfifo(pipe)
+    # Our own write end keeps the reader from seeing the end of the data before DuckDB opens the pipe,
+    # and is closed when DuckDB is done — however it ends, so a failed query cannot leave COPY waiting.
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    guard = os.open(pipe, os.O_WRONLY)
+    os.set_blocking(reader, True)
     try:
-        with ThreadPoolExecutor(1) as pool:
-            written = pool.submit(con.execute, f"COPY (SELECT {', '.join(columns)} FROM ({query}) q) TO '{pipe}'"
-                                               " (FORMAT csv, HEADER false)")
+        with ThreadPoolExecutor(1) as pool, os.fdopen(reader, "rb") as f:
+            written = pool.submit(con.execute, write)
+            written.add_done_callback(lambda _: os.close(guard))
             try:
-                with open(pipe, "rb") as f:  # (opens once DuckDB opens its end)
-                    # FREEZE: the table is new in this transaction, its rows need no visibility hints later
-                    cur.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, FREEZE)",
-                                    f, size=1 << 20)
-            finally:
-                written.result()
+                cur.copy_expert(copy_in, f, size=1 << 20)
+            except BaseException:
+                f.close()  # DuckDB stops on the closed pipe; PostgreSQL's error is the one to report
+                wait([written])
+                raise
+            written.result()
     finally:
         pipe.unlink()
     return cur.rowcount

@@ -96,3 +96,80 @@ def test_the_hostile_rows_made_it_through(built):
                   "WHERE surname LIKE 'О''Нил%%'")
     assert names == [('О\'Нил, "Кэп"\nвторая строка', "", None)]
     assert query("SELECT count(*) FROM engine_duckdb.worklist_under_delivery WHERE provider_id = ''") == [(1,)]
+
+
+def _ship_in_time(query, column_type, tmp_path):
+    """martengine._ship of a DuckDB query into a new temporary table; its outcome, or a hang after 60 s."""
+    import concurrent.futures
+
+    import duckdb
+
+    from etl import martengine
+
+    with db.transaction() as conn, conn.cursor() as cur, duckdb.connect() as con:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            done = pool.submit(martengine._ship, con, cur, query, "pg_temp.shipped",
+                               f"CREATE TEMP TABLE shipped (x {column_type})", tmp_path / "p.pipe")
+            try:
+                return done.result(timeout=60)
+            finally:
+                assert not (tmp_path / "p.pipe").exists()
+
+
+def test_shipping_fills_the_table(clean_db, tmp_path):
+    assert _ship_in_time("SELECT i AS x FROM range(200000) t(i)", "bigint", tmp_path) == 200000
+
+
+def test_a_failing_duckdb_query_does_not_leave_postgres_waiting(clean_db, tmp_path):
+    import duckdb
+
+    with pytest.raises(duckdb.Error, match="boom"):
+        _ship_in_time("SELECT CASE WHEN i < 100000 THEN i ELSE error('boom') END AS x FROM range(200000) t(i)",
+                      "bigint", tmp_path)
+
+
+def test_postgres_rejecting_a_row_reports_its_own_error(clean_db, tmp_path):
+    import psycopg2
+
+    # the first row is refused (psycopg2 sends the rest before it hears): PostgreSQL's error is raised
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation):
+        _ship_in_time("SELECT 'not a number' || i AS x FROM range(2000000) t(i)", "integer", tmp_path)
+
+
+def test_a_connection_lost_mid_copy_stops_duckdb_too(clean_db, tmp_path):
+    """PostgreSQL goes away while DuckDB is still writing into the pipe: the reader closes its end, DuckDB
+    stops on it, and the connection's error is raised — nothing waits for ever on a full pipe."""
+    import concurrent.futures
+    import threading
+    import time
+
+    import duckdb
+    import psycopg2
+
+    from etl import martengine
+
+    conn = db.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+
+        def kill_when_copying():
+            for _ in range(200):
+                time.sleep(0.05)
+                rows = query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s"
+                             " AND query LIKE 'COPY pg_temp.shipped%%'", [pid])
+                if rows:
+                    return
+
+        killer = threading.Thread(target=kill_when_copying)
+        killer.start()
+        with duckdb.connect() as con, concurrent.futures.ThreadPoolExecutor(1) as pool:
+            done = pool.submit(martengine._ship, con, cur, "SELECT repeat('x', 200) || i AS x FROM range(50000000) t(i)",
+                               "pg_temp.shipped", "CREATE TEMP TABLE shipped (x text)", tmp_path / "p.pipe")
+            with pytest.raises(psycopg2.OperationalError):
+                done.result(timeout=120)
+        killer.join()
+        assert not (tmp_path / "p.pipe").exists()
+    finally:
+        conn.close()
