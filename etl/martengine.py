@@ -125,7 +125,7 @@ def _import(con, table: str, columns: list[tuple[str, str]], path: Path) -> None
 
 
 def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    memory = _memory_mb(os.environ.get("LTC_MARTS_DUCKDB_MEMORY", "2GB"))
+    memory = _memory_mb(os.environ.get("LTC_MARTS_DUCKDB_MEMORY", "2GB"), "LTC_MARTS_DUCKDB_MEMORY")
     con = duckdb.connect(":memory:", config={
         "threads": os.cpu_count() or 2, "memory_limit": f"{memory}MB", "temp_directory": str(tmp / "spill"),
         "preserve_insertion_order": False})

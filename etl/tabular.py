@@ -69,10 +69,10 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
     return counts
 
 
-def _memory_mb(text: str) -> int:
+def _memory_mb(text: str, variable: str = "LTC_DUCKDB_MEMORY") -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
     if not m:
-        raise ValueError(f"LTC_DUCKDB_MEMORY={text!r}: expected a size such as 512MB or 2GB")
+        raise ValueError(f"{variable}={text!r}: expected a size such as 512MB or 2GB")
     return max(16, int(float(m.group(1)) * {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]))
 
 
