@@ -2,10 +2,12 @@
 -- first date of each later stage — assessment, recognition of need (and its level), contract,
 -- first day of the social package, first month with care delivered.
 CREATE VIEW register.int_person_pathway AS
-WITH first_id AS (
-    SELECT DISTINCT ON (person_id) person_id, received_date AS identified_date, channel, oktmo
-    FROM register.int_identification
-    ORDER BY person_id, received_date, source, channel
+WITH first_id AS (  -- (row_number: see int_recipient_person)
+    SELECT person_id, identified_date, channel, oktmo
+    FROM (SELECT person_id, received_date AS identified_date, channel, oktmo,
+                 row_number() OVER (PARTITION BY person_id ORDER BY received_date, source, channel, oktmo) AS n
+          FROM register.int_identification) i
+    WHERE n = 1
 ), assessed AS (
     SELECT rp.person_id, min(a.assessment_date) AS first_assessment,
            min(a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL) AS first_recognition,
