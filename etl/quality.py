@@ -390,9 +390,15 @@ def prune_results(keep: int = KEEP_RESULTS) -> None:
         for suite_dir in folder.iterdir():
             if not suite_dir.is_dir():
                 continue
-            runs = sorted((d for d in suite_dir.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+            # <suite>/<run name>/<run time>/…: a run name used again (a re-run, a fixed name) adds run
+            # times under it, so the runs counted are the run times
+            names = [d for d in suite_dir.iterdir() if d.is_dir()]
+            runs = sorted((t for d in names for t in d.iterdir() if t.is_dir()), key=lambda d: d.stat().st_mtime)
             for old in runs[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)
+            for d in names:
+                if not any(d.iterdir()):
+                    d.rmdir()
 
 
 def _jsonable(sample) -> list:

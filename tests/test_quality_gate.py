@@ -183,3 +183,23 @@ def test_mart_violation_stops_publication(loaded, violation, expectation, proble
         pipeline.validate("marts", "after")
     assert f"{expectation}: {problem}" in str(e.value)
     assert query("SELECT count(*), max(published_at) FROM marts.mart_recipients_by_level")[0] == published
+
+
+def test_pruning_counts_run_times_under_a_reused_run_name(tmp_path, monkeypatch):
+    """GX stores <suite>/<run name>/<run time>/: a run name used again (re-runs, a fixed name) must not
+    let results pile up under it — Data Docs re-render what is stored, and slowed down run after run."""
+    import os
+
+    monkeypatch.setattr(quality, "GX_ROOT", tmp_path)
+    suite = tmp_path / "gx" / "uncommitted" / "validations" / "suite_a"
+    stamps = {("fixed", "t1"): 1, ("fixed", "t2"): 2, ("gone", "t3"): 3, ("fixed", "t4"): 4, ("fixed", "t5"): 5,
+              ("other", "t6"): 6}
+    for (name, run_time), stamp in stamps.items():
+        leaf = suite / name / run_time
+        leaf.mkdir(parents=True)
+        (leaf / "batch.json").write_text("{}")
+        os.utime(leaf, (1_700_000_000 + stamp, 1_700_000_000 + stamp))
+    quality.prune_results(keep=3)
+    left = sorted(str(p.relative_to(suite)) for p in suite.glob("*/*"))
+    assert left == ["fixed/t4", "fixed/t5", "other/t6"]
+    assert not (suite / "gone").exists()  # a run name left empty goes too
