@@ -67,8 +67,7 @@ def built(pg_url, tmp_path_factory):
     with db.transaction() as conn, conn.cursor() as cur:
         for schema, engine in (("engine_duckdb", "duckdb"), ("engine_postgres", "postgres")):
             cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
-            # the provider mart reads the recipient mart of the same build from schema build
-            cur.execute("DROP SCHEMA IF EXISTS build CASCADE; CREATE SCHEMA build")
+            # (into schema build: the provider mart reads the recipient mart of the same build there)
             sqlmodels.build_all(cur, "build", engine)
             for name in sqlmodels.MARTS:
                 cur.execute(f"ALTER TABLE build.{name} SET SCHEMA {schema}")
