@@ -40,6 +40,11 @@ _TYPES = {"text": "VARCHAR", "character varying": "VARCHAR", "integer": "INTEGER
           "timestamp without time zone": "TIMESTAMP"}
 
 
+def _names(sql: str) -> list[tuple[str, str]]:
+    """(schema, name) of the tables and models a SQL text names — in its code, not in its comments."""
+    return _QUALIFIED.findall(re.sub(r"--[^\n]*", "", sql))
+
+
 def _duck_type(pg_type: str) -> str:
     m = re.fullmatch(r"numeric\((\d+),(\d+)\)", pg_type)
     if m:
@@ -49,7 +54,7 @@ def _duck_type(pg_type: str) -> str:
 
 def models_read(marts: list[str]) -> list[str]:
     """The intermediate models the marts read themselves, in creation order."""
-    found = {name for m in marts for schema, name in _QUALIFIED.findall(sqlmodels.sql_text("marts", m))
+    found = {name for m in marts for schema, name in _names(sqlmodels.sql_text("marts", m))
              if schema == "register" and name in sqlmodels.INTERMEDIATE}
     return [m for m in sqlmodels.INTERMEDIATE if m in found]
 
@@ -59,7 +64,7 @@ def models_needed(marts: list[str]) -> list[str]:
     texts = [sqlmodels.sql_text("marts", m) for m in marts]
     needed: set[str] = set()
     while True:
-        found = {name for text in texts for schema, name in _QUALIFIED.findall(text)
+        found = {name for text in texts for schema, name in _names(text)
                  if schema == "register" and name in sqlmodels.INTERMEDIATE} - needed
         if not found:
             return [m for m in sqlmodels.INTERMEDIATE if m in needed]
@@ -74,7 +79,7 @@ def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[st
     columns each table scan needs (optimizers that would prune scans of empty tables or fold filters
     into them are off for this planning only): only those travel."""
     texts = [sqlmodels.sql_text("intermediate", m) for m in models] + [sqlmodels.sql_text("marts", m) for m in marts]
-    tables = dict.fromkeys(f"{s}.{n}" for text in texts for s, n in _QUALIFIED.findall(text)
+    tables = dict.fromkeys(f"{s}.{n}" for text in texts for s, n in _names(text)
                            if s != "build" and n not in sqlmodels.INTERMEDIATE)
     columns = {}
     for table in tables:

@@ -172,3 +172,10 @@ def test_a_connection_lost_mid_copy_stops_duckdb_too(clean_db, tmp_path):
         assert not (tmp_path / "p.pipe").exists()
     finally:
         conn.close()
+
+
+def test_tables_named_in_comments_are_not_inputs():
+    from etl import martengine
+
+    sql = "-- rolled up from build.x, not from staging.nothing_here\nSELECT a FROM staging.t JOIN register.person p ON true"
+    assert martengine._names(sql) == [("staging", "t"), ("register", "person")]
