@@ -1,17 +1,18 @@
 """The marts computed by DuckDB over a snapshot of their inputs, shipped into PostgreSQL tables.
 
 Why: a marts build in PostgreSQL hashes and sorts tens of millions of person-months several times
-over (≈ 190–290 s at 1 M persons × 12 months on 2 cores); DuckDB runs the same SQL columnar and in
+over (190–290 s at 1 M persons × 12 months on 2 cores; ≈ 46 s this way: bench/marts.py); DuckDB runs the same SQL columnar and in
 parallel. The model SQL under sql/ is written to mean the same on both engines (integer division is
 switched on here as PostgreSQL has it; ratios are rounded in integers; no engine-specific functions),
 so PostgreSQL keeps every model as a view — what the loader's checks and analysts query — and each
 mart's PostgreSQL table is created from the mart's own SQL WITH NO DATA: its column types are
-PostgreSQL's, whichever engine filled it. tests/test_marts.py builds a region on both and compares.
+PostgreSQL's, whichever engine filled it. tests/test_mart_engines.py builds a region on both and compares.
 
-A build: the columns the models name, of the tables they read, are copied out of PostgreSQL (COPY TO,
-in the caller's transaction: one snapshot when it is REPEATABLE READ) into a scratch DuckDB database
-while DuckDB reads the previous table; the intermediates the marts read are created there (those of
-sqlmodels.MATERIALIZED as tables), every DuckDB mart is computed and copied into its build table.
+A build: the columns DuckDB's plan of the marts reads, of the tables they read, are copied out of
+PostgreSQL (COPY TO, in the caller's transaction: one snapshot when it is REPEATABLE READ) into an
+in-memory DuckDB database while DuckDB reads the previous table; the intermediates are created there
+when a mart first needs them (those of sqlmodels.MATERIALIZED as tables), and each mart, once computed,
+is copied into its build table through a pipe while DuckDB computes the next.
 Models that a PostgreSQL mart reads (int_kpi_measure) are shipped as temporary tables of the transaction.
 """
 from __future__ import annotations
