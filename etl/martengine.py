@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from etl import sqlmodels
-from etl.tabular import _memory_mb
+from etl.tabular import duckdb_memory_mb, read_csv_columns
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +53,25 @@ def _duck_type(pg_type: str) -> str:
     return _TYPES.get(pg_type, "VARCHAR")
 
 
+def _models_named(texts: list[str]) -> set[str]:
+    return {name for text in texts for schema, name in _names(text)
+            if schema == "register" and name in sqlmodels.INTERMEDIATE}
+
+
 def models_read(marts: list[str]) -> list[str]:
     """The intermediate models the marts read themselves, in creation order."""
-    found = {name for m in marts for schema, name in _names(sqlmodels.sql_text("marts", m))
-             if schema == "register" and name in sqlmodels.INTERMEDIATE}
+    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts])
     return [m for m in sqlmodels.INTERMEDIATE if m in found]
 
 
 def models_needed(marts: list[str]) -> list[str]:
     """The intermediate models the marts read, directly or through other intermediates, in creation order."""
-    texts = [sqlmodels.sql_text("marts", m) for m in marts]
     needed: set[str] = set()
-    while True:
-        found = {name for text in texts for schema, name in _names(text)
-                 if schema == "register" and name in sqlmodels.INTERMEDIATE} - needed
-        if not found:
-            return [m for m in sqlmodels.INTERMEDIATE if m in needed]
+    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts])
+    while found:
         needed |= found
-        texts = [sqlmodels.sql_text("intermediate", m) for m in found]
+        found = _models_named([sqlmodels.sql_text("intermediate", m) for m in found]) - needed
+    return [m for m in sqlmodels.INTERMEDIATE if m in needed]
 
 
 def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[str, str]]]:
@@ -123,7 +124,7 @@ def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> Path
 
 
 def _import(con, table: str, columns: list[tuple[str, str]], path: Path) -> None:
-    spec = "{" + ", ".join(f"'{c}': '{_duck_type(t)}'" for c, t in columns) + "}"
+    spec = read_csv_columns({c: _duck_type(t) for c, t in columns})
     # PostgreSQL's CSV: NULL is a bare empty field, '' a quoted one
     con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}', columns = {spec}, header = false,"
                 " delim = ',', quote = '\"', escape = '\"', auto_detect = false, allow_quoted_nulls = false,"
@@ -131,7 +132,7 @@ def _import(con, table: str, columns: list[tuple[str, str]], path: Path) -> None
 
 
 def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    memory = _memory_mb(os.environ.get("LTC_MARTS_DUCKDB_MEMORY", "2GB"), "LTC_MARTS_DUCKDB_MEMORY")
+    memory = duckdb_memory_mb("LTC_MARTS_DUCKDB_MEMORY", "2GB")
     con = duckdb.connect(":memory:", config={
         "threads": os.cpu_count() or 2, "memory_limit": f"{memory}MB", "temp_directory": str(tmp / "spill"),
         "preserve_insertion_order": False})
@@ -155,13 +156,7 @@ def _ship(con, cur, query: str, target: str, create: str, pipe: Path) -> int:
     # FREEZE: the table is new in this transaction, its rows need no visibility hints later
     copy_in = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)"
     write = f"COPY (SELECT {columns} FROM ({query}) q) TO '{pipe}' (FORMAT csv, HEADER false)"
-    if not hasattr(os, "mkfifo"):  # (no named pipes on this system: through a file)
-        con.execute(write)
-        with open(pipe, "rb") as f:
-            cur.copy_expert(copy_in, f, size=1 << 20)
-        pipe.unlink()
-        return cur.rowcount
-    os.mkfifo(pipe)
+    os.mkfifo(pipe)  # (POSIX: the Airflow workers and CI run Linux)
     # Our own write end keeps the reader from seeing the end of the data before DuckDB opens the pipe,
     # and is closed when DuckDB is done — however it ends, so a failed query cannot leave COPY waiting.
     reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)

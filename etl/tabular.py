@@ -56,7 +56,7 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
 
     DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
     table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
-    memory = _memory_mb(os.environ.get("LTC_DUCKDB_MEMORY", "256MB"))
+    memory = duckdb_memory_mb("LTC_DUCKDB_MEMORY", "256MB")
     cur.execute("SAVEPOINT land_table")
     try:
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
@@ -69,7 +69,9 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
     return counts
 
 
-def _memory_mb(text: str, variable: str = "LTC_DUCKDB_MEMORY") -> int:
+def duckdb_memory_mb(variable: str, default: str) -> int:
+    """DuckDB's memory limit in MB from the environment variable `variable` (a size: 512MB, 2GB)."""
+    text = os.environ.get(variable, default)
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
     if not m:
         raise ValueError(f"{variable}={text!r}: expected a size such as 512MB or 2GB")
@@ -133,7 +135,7 @@ def _export(con, query: str, path: Path) -> None:
     con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
 
 
-def _columns(types: dict[str, str]) -> str:
+def read_csv_columns(types: dict[str, str]) -> str:
     """read_csv's columns argument."""
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
 
@@ -141,7 +143,7 @@ def _columns(types: dict[str, str]) -> str:
 def own_csv(path: Path, types: dict[str, str]) -> str:
     """read_csv() of a CSV this loader wrote itself (UTF-8, ',', values quoted, no header); read it through
     read_own_csv, which turns an over-long row into a clear rejection."""
-    return (f"read_csv('{path}', columns = {_columns(types)}, header = false, delim = ',', quote = '\"',"
+    return (f"read_csv('{path}', columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
             f" escape = '\"', auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
             f" buffer_size = {4 * MAX_ROW_BYTES})")
 
@@ -191,7 +193,7 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
     path = _utf8_copy(direct, tmp)
     if path is None:
         return False
-    columns = _columns(dict.fromkeys(cells, "VARCHAR"))
+    columns = read_csv_columns(dict.fromkeys(cells, "VARCHAR"))
     try:
         con.execute(f"CREATE TABLE cells AS SELECT * FROM read_csv('{path}', columns = {columns},"
                     f" header = true, delim = {_lit(direct['delimiter'])}, quote = '\"', escape = '\"',"

@@ -62,3 +62,12 @@ def query(sql: str, params=None):
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall() if cur.description else None
+
+
+def insert_staging(table: str, **values):
+    """One row straight into staging.<table> (batch 1, a fresh locator): for hand-built fixtures."""
+    import uuid
+
+    values = {"batch_id": 1, "locator": uuid.uuid4().hex[:8], **values}
+    query(f"INSERT INTO staging.{table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
+          list(values.values()))

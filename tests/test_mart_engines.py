@@ -9,29 +9,23 @@ import pytest
 
 from etl import db, load, pipeline, register, sqlmodels
 from etl.generate import generate
-from tests.conftest import query
-
-
-def _insert(table, **values):
-    values = {"batch_id": 1, "locator": f"x-{table}-{len(str(values))}-{id(values)}", **values}
-    query(f"INSERT INTO staging.{table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
-          list(values.values()))
+from tests.conftest import insert_staging, query
 
 
 def _hostile_rows():
     d = dt.date
     # 1001 of 2000 minutes: the ratio 0.5005 rounds to 0.501 (binary floating point gives 0.5)
-    _insert("optima_recipient", export_id="X", recipient_id="XR1", surname='О\'Нил, "Кэп"\nвторая строка',
+    insert_staging("optima_recipient", export_id="X", recipient_id="XR1", surname='О\'Нил, "Кэп"\nвторая строка',
             first_name="", patronymic=None, sex="F", birth_date=d(1941, 2, 3), oktmo="20701000",
             identified_channel="other", identified_date=d(2024, 1, 5), status="receiving")
-    _insert("optima_assessment", export_id="X", assessment_id="XA1", recipient_id="XR1", assessment_date=d(2023, 1, 10),
+    insert_staging("optima_assessment", export_id="X", assessment_id="XA1", recipient_id="XR1", assessment_date=d(2023, 1, 10),
             care_level=1)
-    _insert("optima_supplement", export_id="X", supplement_id="XS1", recipient_id="XR1", care_level=1,
+    insert_staging("optima_supplement", export_id="X", supplement_id="XS1", recipient_id="XR1", care_level=1,
             minutes_per_week=700, provider_id='П;"1"', start_date=d(2024, 3, 1), end_date=d(2024, 3, 20))
-    _insert("optima_care_report", export_id="X", report_id="XC1", supplement_id="XS1", recipient_id="XR1",
+    insert_staging("optima_care_report", export_id="X", report_id="XC1", supplement_id="XS1", recipient_id="XR1",
             month=d(2024, 3, 1), service_code="hygiene", minutes_delivered=1001)
     # then in force to the data's end with nothing delivered: on the worklists, whose names travel too
-    _insert("optima_supplement", export_id="X", supplement_id="XS2", recipient_id="XR1", care_level=1,
+    insert_staging("optima_supplement", export_id="X", supplement_id="XS2", recipient_id="XR1", care_level=1,
             minutes_per_week=700, provider_id="", start_date=d(2024, 3, 21))
 
 

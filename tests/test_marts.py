@@ -8,6 +8,7 @@ import psycopg2
 import pytest
 
 from etl import access, db, pipeline, register, sqlmodels
+from tests.conftest import insert_staging as insert
 from tests.conftest import query, truncate_all
 
 D = dt.date
@@ -18,13 +19,6 @@ PEOPLE = {  # key: (snils, surname, first name, patronymic, sex, birth date)
     "P3": (None, "Белова", "Нина", "Олеговна", "F", D(1945, 7, 8)),
     "P4": (None, "Гусев", "Павел", "Юрьевич", "M", D(1935, 3, 4)),
 }
-
-
-def insert(table: str, **values):
-    values = {"batch_id": 1, "locator": uuid.uuid4().hex[:8], **values}
-    cols = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    query(f"INSERT INTO staging.{table} ({cols}) VALUES ({marks})", list(values.values()))
 
 
 def person(key):
