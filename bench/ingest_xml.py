@@ -62,7 +62,7 @@ def make_register(folder: Path, megabytes: int, persons_per_case: float = 0.5) -
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=100, help="size of the case file (H) in MB")
     a = ap.parse_args()

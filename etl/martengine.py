@@ -23,12 +23,12 @@ import os
 import re
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
-from etl import sqlmodels
+from etl import duckpipe, sqlmodels
 from etl.tabular import duckdb_memory_mb, read_csv_columns
 
 log = logging.getLogger(__name__)
@@ -148,34 +148,13 @@ def _prepare(con) -> None:
 
 def _ship(con, cur, query: str, target: str, create: str, pipe: Path) -> int:
     """Create `target` in PostgreSQL (`create`: a CTAS ... WITH NO DATA of the model's own SQL) and fill it
-    with the rows of the DuckDB query, column for column by name. DuckDB writes CSV into a pipe that
-    PostgreSQL's COPY reads as it comes (both cores busy, nothing on disk)."""
+    with the rows of the DuckDB query, column for column by name, through a pipe (etl/duckpipe.py)."""
     cur.execute(create)
     cur.execute(f"SELECT * FROM {target} LIMIT 0")
     columns = ", ".join(d.name for d in cur.description)
     # FREEZE: the table is new in this transaction, its rows need no visibility hints later
-    copy_in = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)"
-    write = f"COPY (SELECT {columns} FROM ({query}) q) TO '{pipe}' (FORMAT csv, HEADER false)"
-    os.mkfifo(pipe)  # (POSIX: the Airflow workers and CI run Linux)
-    # Our own write end keeps the reader from seeing the end of the data before DuckDB opens the pipe,
-    # and is closed when DuckDB is done — however it ends, so a failed query cannot leave COPY waiting.
-    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
-    guard = os.open(pipe, os.O_WRONLY)
-    os.set_blocking(reader, True)
-    try:
-        with ThreadPoolExecutor(1) as pool, os.fdopen(reader, "rb") as f:
-            written = pool.submit(con.execute, write)
-            written.add_done_callback(lambda _: os.close(guard))
-            try:
-                cur.copy_expert(copy_in, f, size=1 << 20)
-            except BaseException:
-                f.close()  # DuckDB stops on the closed pipe; PostgreSQL's error is the one to report
-                wait([written])
-                raise
-            written.result()
-    finally:
-        pipe.unlink()
-    return cur.rowcount
+    return duckpipe.copy_into_postgres(con, cur, f"SELECT {columns} FROM ({query}) q",
+                                       f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)", pipe)
 
 
 def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[str, int]:

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from connectors import health
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected
-from etl import normalize
+from etl import duckpipe, normalize
 
 log = logging.getLogger(__name__)
 
@@ -91,31 +91,32 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         con.execute("SET preserve_insertion_order = false")  # rows carry their order from here on (seq)
         t1 = time.perf_counter()
         con.execute(_hash_statement(cells, own_payload=table.reader is not None))
-        _export(con, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
-                     " content_hash, payload FROM h", tmp / "raw.csv")
-        _export(con, "SELECT DISTINCT content_hash FROM h", tmp / "hashes.csv")
         t2 = time.perf_counter()
         # PostgreSQL looks up earlier copies of the rows, then takes the raw rows, while DuckDB casts.
+        raw = (f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
+               " content_hash, payload FROM h")
         earlier_found: Future = Future()
         with ThreadPoolExecutor(1) as pool:
-            raw_done = pool.submit(_raw_into_postgres, cur, source, tmp, earlier_found)
+            raw_done = pool.submit(_raw_into_postgres, con.cursor(), cur, source, raw, tmp, earlier_found)
             try:
                 _cast_distinct_values(con, table)
                 con.register("earlier_rows", earlier_found.result())
                 con.execute(_route_statement(table, batch_id, today))
-                staged_cols = _staged_columns(table)
-                _export(con, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
-                        tmp / "staging.csv")
-                _export(con, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
-                             f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
-                             " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL", tmp / "quarantine.csv")
                 read, quarantined = con.execute("SELECT count(*), count(reason) FROM d").fetchone()
             finally:
                 raw_done.result()  # the connection is ours again (or its error is raised)
         t3 = time.perf_counter()
-        _copy_in(cur, f"staging.{table.entity}", ["batch_id", "locator", *staged_cols], tmp / "staging.csv")
-        _copy_in(cur, "quarantine.record", ["batch_id", "locator", "source", "entity", "reason_code", "detail",
-                                            "payload"], tmp / "quarantine.csv")
+        staged_cols = _staged_columns(table)
+        duckpipe.copy_into_postgres(
+            con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
+            f"COPY staging.{table.entity} (batch_id, locator, {', '.join(staged_cols)}) FROM STDIN WITH (FORMAT csv)",
+            tmp / "staging.pipe", duckpipe.QUOTED)
+        duckpipe.copy_into_postgres(
+            con, cur, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
+                      f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
+                      " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL",
+            "COPY quarantine.record (batch_id, locator, source, entity, reason_code, detail, payload)"
+            " FROM STDIN WITH (FORMAT csv)", tmp / "quarantine.pipe", duckpipe.QUOTED)
     log.info("%s: read %.2f s, hash %.2f s, cast while raw goes to PostgreSQL %.2f s, staging %.2f s", file_name,
              t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
     return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
@@ -128,11 +129,6 @@ def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
                                  "temp_directory": str(tmp / "spill"), "preserve_insertion_order": True})
     con.execute(f"CREATE MACRO pg_element(v) AS {_PG_ELEMENT}")
     return con
-
-
-def _export(con, query: str, path: Path) -> None:
-    """A query's rows as CSV for PostgreSQL's COPY: every value quoted, so NULL (bare) and '' ("") differ."""
-    con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false, FORCE_QUOTE *)")
 
 
 def read_csv_columns(types: dict[str, str]) -> str:
@@ -152,19 +148,16 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _copy_in(cur, table: str, columns: list[str], path: Path) -> None:
-    with open(path, "rb") as f:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", f, size=_CHUNK)
-
-
-def _raw_into_postgres(cur, source: str, tmp: Path, earlier_found: Future) -> None:
-    """Earlier loaded copies of this file's rows (looked up before its own rows are in), then the raw COPY."""
+def _raw_into_postgres(duck, cur, source: str, raw: str, tmp: Path, earlier_found: Future) -> None:
+    """Earlier loaded copies of this file's rows (looked up before its own rows are in), then the raw COPY;
+    both fed by the DuckDB cursor `duck`."""
     t0 = time.perf_counter()
     try:
         cur.execute("SET LOCAL work_mem = '256MB'")
         cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
         cur.execute("CREATE TEMP TABLE incoming (content_hash text) ON COMMIT DROP")
-        _copy_in(cur, "incoming", ["content_hash"], tmp / "hashes.csv")
+        duckpipe.copy_into_postgres(duck, cur, "SELECT DISTINCT content_hash FROM h",
+                                    "COPY incoming (content_hash) FROM STDIN WITH (FORMAT csv)", tmp / "hashes.pipe")
         cur.execute("ANALYZE incoming")
         cur.execute("SELECT i.content_hash, min(r.batch_id || ':' || r.locator) FROM incoming i"
                     " JOIN raw.record r ON r.content_hash = i.content_hash AND r.source = %s"
@@ -177,8 +170,8 @@ def _raw_into_postgres(cur, source: str, tmp: Path, earlier_found: Future) -> No
         raise
     earlier_found.set_result(pa.table({"content_hash": pa.array([h for h, _ in rows], pa.string()),
                                        "first": pa.array([f for _, f in rows], pa.string())}))
-    _copy_in(cur, "raw.record", ["batch_id", "locator", "source", "entity", "file_name", "content_hash", "payload"],
-             tmp / "raw.csv")
+    duckpipe.copy_into_postgres(duck, cur, raw, "COPY raw.record (batch_id, locator, source, entity, file_name,"
+                                " content_hash, payload) FROM STDIN WITH (FORMAT csv)", tmp / "raw.pipe", duckpipe.QUOTED)
     log.debug("raw COPY done %.2f s", time.perf_counter() - t0)
 
 
@@ -204,10 +197,11 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
         con.execute("DROP TABLE IF EXISTS cells")
         return False
     # Rows keep file order (insertion order is preserved): row n of the data is line n + 1 of the file.
-    # Rows whose every cell is blank are not records (the Python reader skips them too).
-    cells_text = ", ".join(f"trim(coalesce({c}, ''), {WS})" for c in cells)
+    # Rows whose every cell is blank are not records (the Python reader skips them too). An OR chain, not
+    # one concatenation: DuckDB stops at the first non-blank cell, and this view is scanned several times.
+    any_cell = " OR ".join(f"trim({c}, {WS}) <> ''" for c in cells)
     con.execute(f"CREATE VIEW land AS SELECT * FROM (SELECT (rowid + 2)::VARCHAR AS locator, rowid AS seq,"
-                f" NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra, * FROM cells) WHERE concat_ws('', {cells_text}) <> ''")
+                f" NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra, * FROM cells) WHERE {any_cell}")
     return True
 
 
