@@ -112,8 +112,9 @@ class Table:
     rows: Callable[[], Iterator[tuple[int, list[str]]]]
     direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
     # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
-    # itself, with reasons found while reading in `pre_reason`/`pre_detail`, and `records(locator, seq,
-    # payload)`: each record as read.
+    # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
+    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, payload)`:
+    # the records as read, streamed from where they are kept (they are the bulk of the bytes).
     reader: Callable | None = None
 
 
@@ -152,7 +153,12 @@ def open_register(path: Path, folder: Path) -> Table | None:
         return None
 
     def reader(con, cells: list[str]) -> None:
-        _csv_into_duckdb(con, "cases", ex.cases, oms.CASE_COLUMNS)
+        from etl import tabular
+
+        # the payloads (the bulk of the bytes) stay in the files until they are sent to raw.record
+        _csv_into_duckdb(con, "cases", ex.cases, oms.CASE_COLUMNS, leave_out="payload")
+        types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in oms.CASE_COLUMNS}
+        con.execute("CREATE VIEW record_payloads AS SELECT seq, payload FROM " + tabular.own_csv(ex.cases, types))
         _csv_into_duckdb(con, "pers_rows", ex.persons, oms.PERSON_COLUMNS)
         usl = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in oms.USL_OK.items())
         default = "'outpatient'" if ex.dispensary else "NULL"  # a D-file's cases: dispensary visits
@@ -162,13 +168,14 @@ def open_register(path: Path, folder: Path) -> Table | None:
     return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader)
 
 
-def _csv_into_duckdb(con, name: str, file: Path | None, columns: list[str]) -> None:
+def _csv_into_duckdb(con, name: str, file: Path | list[Path] | None, columns: list[str], leave_out: str = "") -> None:
     from etl import tabular
 
     types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in columns}
     source = tabular.own_csv(file, types) if file else \
         f"(SELECT {', '.join(f'NULL::{t} AS {c}' for c, t in types.items())} LIMIT 0)"
-    tabular.read_own_csv(con, f"CREATE TABLE {name} AS SELECT * FROM {source}")
+    kept = ", ".join(c for c in columns if c != leave_out)
+    tabular.read_own_csv(con, f"CREATE TABLE {name} AS SELECT {kept} FROM {source}")
 
 
 # Cases joined with their persons, in the column order of REGISTER_FIELDS; empty cells are NULL. Locators
@@ -185,7 +192,7 @@ CREATE TABLE pers AS  -- a person listed twice: the later entry, as a reader goi
 SELECT * FROM pers_rows WHERE id_pac IS NOT NULL QUALIFY row_number() OVER (PARTITION BY id_pac ORDER BY seq DESC) = 1;
 CREATE TABLE land AS
 WITH typed AS (
-    SELECT c.* EXCLUDE (payload), CASE WHEN c.usl_ok IS NULL THEN {default} ELSE CASE c.usl_ok {usl} END END AS event_type,
+    SELECT c.*, CASE WHEN c.usl_ok IS NULL THEN {default} ELSE CASE c.usl_ok {usl} END END AS event_type,
            l.locator AS loc, p.id_pac AS person, p.fam, p.im, p.ot,
            CASE p.w WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS sex, p.dr, p.snils
     FROM cases c JOIN case_locator l ON l.seq = c.seq LEFT JOIN pers p ON p.id_pac = c.id_pac
@@ -198,7 +205,7 @@ SELECT loc AS locator, seq, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,
             WHEN event_type IS NULL THEN 'USL_OK ' || usl_ok END AS pre_detail
 FROM typed;
 DROP TABLE pers; DROP TABLE pers_rows;
-CREATE VIEW records AS SELECT l.locator, c.seq, c.payload FROM cases c JOIN case_locator l ON l.seq = c.seq"""
+CREATE VIEW record_keys AS SELECT l.locator, c.seq, c.content_hash FROM cases c JOIN case_locator l ON l.seq = c.seq"""
 
 
 SAMPLE_BYTES = 1 << 20

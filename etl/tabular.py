@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -62,7 +62,7 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
     except duckdb.OutOfMemoryException as e:
         log.warning("%s: DuckDB ran out of %d MB (%s); landing again on one thread with %d MB", file_name, memory,
-                    str(e).splitlines()[0], 2 * memory)
+                    str(e).splitlines()[0], 2 * memory, exc_info=log.isEnabledFor(logging.DEBUG))
         cur.execute("ROLLBACK TO SAVEPOINT land_table")
         counts = _land(cur, table, source, batch_id, file_name, today, 1, 2 * memory)
     cur.execute("RELEASE SAVEPOINT land_table")
@@ -92,33 +92,44 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         t1 = time.perf_counter()
         con.execute(_hash_statement(cells, own_payload=table.reader is not None))
         t2 = time.perf_counter()
-        # PostgreSQL looks up earlier copies of the rows, then takes the raw rows, while DuckDB casts.
-        raw = (f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
-               " content_hash, payload FROM h")
-        earlier_found: Future = Future()
+        # PostgreSQL looks up earlier copies of the rows while DuckDB casts; the streams into PostgreSQL
+        # then run one after the other with DuckDB doing nothing else (its memory limit is small).
         with ThreadPoolExecutor(1) as pool:
-            raw_done = pool.submit(_raw_into_postgres, con.cursor(), cur, source, raw, tmp, earlier_found)
+            earlier = pool.submit(_earlier_copies, con.cursor(), cur, source)
             try:
                 _cast_distinct_values(con, table)
-                con.register("earlier_rows", earlier_found.result())
                 con.execute(_route_statement(table, batch_id, today))
-                read, quarantined = con.execute("SELECT count(*), count(reason) FROM d").fetchone()
             finally:
-                raw_done.result()  # the connection is ours again (or its error is raised)
+                wait([earlier])  # the PostgreSQL connection is ours again
+            con.register("earlier_rows", earlier.result())
+        con.execute(_EARLIER_DUPLICATES)
+        [(read, quarantined)] = con.execute("SELECT count(*), count(reason) FROM d").fetchall()
         t3 = time.perf_counter()
+        raw = f"SELECT {batch_id}, h.locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)}, h.content_hash"
+        if table.reader:
+            # Streamed payloads probe a hash table of the narrow keys. DuckDB would build it on the payloads
+            # (it guesses a file holds a few rows) and spill them all: the join sides are kept as written.
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+            raw += ", p.payload FROM record_payloads p LEFT JOIN h ON h.seq = p.seq"
+        else:
+            raw += ", h.payload FROM h"
+        duckpipe.copy_streamed(con, cur, raw, "COPY raw.record (batch_id, locator, source, entity, file_name,"
+                                              " content_hash, payload) FROM STDIN WITH (FORMAT csv)")
+        con.execute("RESET disabled_optimizers")
+        t4 = time.perf_counter()
         staged_cols = _staged_columns(table)
-        duckpipe.copy_into_postgres(
+        duckpipe.copy_streamed(
             con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
-            f"COPY staging.{table.entity} (batch_id, locator, {', '.join(staged_cols)}) FROM STDIN WITH (FORMAT csv)",
-            tmp / "staging.pipe", duckpipe.QUOTED)
-        duckpipe.copy_into_postgres(
-            con, cur, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
-                      f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
-                      " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL",
-            "COPY quarantine.record (batch_id, locator, source, entity, reason_code, detail, payload)"
-            " FROM STDIN WITH (FORMAT csv)", tmp / "quarantine.pipe", duckpipe.QUOTED)
-    log.info("%s: read %.2f s, hash %.2f s, cast while raw goes to PostgreSQL %.2f s, staging %.2f s", file_name,
-             t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+            f"COPY staging.{table.entity} (batch_id, locator, {', '.join(staged_cols)}) FROM STDIN WITH (FORMAT csv)")
+        if quarantined:
+            duckpipe.copy_streamed(
+                con, cur, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
+                          f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
+                          " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL",
+                "COPY quarantine.record (batch_id, locator, source, entity, reason_code, detail, payload)"
+                " FROM STDIN WITH (FORMAT csv)")
+    log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw into PostgreSQL %.2f s, staging and quarantine %.2f s",
+             file_name, t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.perf_counter() - t4)
     return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
 
 
@@ -136,10 +147,11 @@ def read_csv_columns(types: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
 
 
-def own_csv(path: Path, types: dict[str, str]) -> str:
-    """read_csv() of a CSV this loader wrote itself (UTF-8, ',', values quoted, no header); read it through
-    read_own_csv, which turns an over-long row into a clear rejection."""
-    return (f"read_csv('{path}', columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
+def own_csv(path: Path | list[Path], types: dict[str, str]) -> str:
+    """read_csv() of CSV files this loader wrote itself (UTF-8, ',', values quoted, no header); read it
+    through read_own_csv, which turns an over-long row into a clear rejection."""
+    files = "[" + ", ".join(_lit(str(p)) for p in (path if isinstance(path, list) else [path])) + "]"
+    return (f"read_csv({files}, columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
             f" escape = '\"', auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
             f" buffer_size = {4 * MAX_ROW_BYTES})")
 
@@ -148,31 +160,32 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _raw_into_postgres(duck, cur, source: str, raw: str, tmp: Path, earlier_found: Future) -> None:
-    """Earlier loaded copies of this file's rows (looked up before its own rows are in), then the raw COPY;
-    both fed by the DuckDB cursor `duck`."""
+def _earlier_copies(duck, cur, source: str) -> pa.Table:
+    """(content_hash, first): where rows of this file were loaded before, as batch:locator (this file's own
+    rows are not in yet, and its batch is not 'loaded')."""
     t0 = time.perf_counter()
-    try:
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
-        cur.execute("CREATE TEMP TABLE incoming (content_hash text) ON COMMIT DROP")
-        duckpipe.copy_into_postgres(duck, cur, "SELECT DISTINCT content_hash FROM h",
-                                    "COPY incoming (content_hash) FROM STDIN WITH (FORMAT csv)", tmp / "hashes.pipe")
-        cur.execute("ANALYZE incoming")
-        cur.execute("SELECT i.content_hash, min(r.batch_id || ':' || r.locator) FROM incoming i"
-                    " JOIN raw.record r ON r.content_hash = i.content_hash AND r.source = %s"
-                    " JOIN audit.load_batch lb ON lb.batch_id = r.batch_id AND lb.status = 'loaded'"
-                    " GROUP BY i.content_hash", (source,))
-        rows = cur.fetchall()
-        log.debug("earlier look-up %.2f s", time.perf_counter() - t0)
-    except BaseException as e:
-        earlier_found.set_exception(e)
-        raise
-    earlier_found.set_result(pa.table({"content_hash": pa.array([h for h, _ in rows], pa.string()),
-                                       "first": pa.array([f for _, f in rows], pa.string())}))
-    duckpipe.copy_into_postgres(duck, cur, raw, "COPY raw.record (batch_id, locator, source, entity, file_name,"
-                                " content_hash, payload) FROM STDIN WITH (FORMAT csv)", tmp / "raw.pipe", duckpipe.QUOTED)
-    log.debug("raw COPY done %.2f s", time.perf_counter() - t0)
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
+    cur.execute("CREATE TEMP TABLE incoming (content_hash text) ON COMMIT DROP")
+    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT content_hash FROM h",
+                           "COPY incoming (content_hash) FROM STDIN WITH (FORMAT csv)")
+    cur.execute("ANALYZE incoming")
+    cur.execute("SELECT i.content_hash, min(r.batch_id || ':' || r.locator) FROM incoming i"
+                " JOIN raw.record r ON r.content_hash = i.content_hash AND r.source = %s"
+                " JOIN audit.load_batch lb ON lb.batch_id = r.batch_id AND lb.status = 'loaded'"
+                " GROUP BY i.content_hash", (source,))
+    rows = cur.fetchall()
+    log.debug("earlier look-up %.2f s", time.perf_counter() - t0)
+    return pa.table({"content_hash": pa.array([h for h, _ in rows], pa.string()),
+                     "first": pa.array([f for _, f in rows], pa.string())})
+
+
+# A row loaded before is a duplicate of its first earlier copy — unless it has a reason of its own (the
+# duplicate check is the last), and ahead of an earlier row of this file (an in-file duplicate).
+_EARLIER_DUPLICATES = """
+UPDATE d SET reason = 'duplicate_record', detail = 'same content as batch:locator ' || e.first
+FROM h, earlier_rows e
+WHERE h.seq = d.seq AND e.content_hash = h.content_hash AND (d.reason IS NULL OR d.reason = 'duplicate_record')"""
 
 
 # ---- getting the cells in ---------------------------------------------------------------------------
@@ -266,8 +279,8 @@ def read_own_csv(con, statement: str) -> None:
 
 def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
     """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form)."""
-    if own_payload:
-        return "CREATE TABLE h AS SELECT locator, seq, payload, sha256(payload) AS content_hash FROM records"
+    if own_payload:  # the source hashed its records itself; their payloads are read only to be sent
+        return "CREATE TABLE h AS SELECT locator, seq, content_hash FROM record_keys"
     # one flat call, not a chain of ||: a file of a thousand columns must not nest a thousand deep
     whole = f"concat_ws(',', {', '.join(f'pg_element({c})' for c in cells)})"
     sliced = (f"array_to_string(list_transform(list_slice(list_concat([{', '.join(cells)}], coalesce(extra, [])),"
@@ -374,8 +387,8 @@ def _checks(table: health.Table, today: dt.date) -> list[tuple[str, str, str]]:
 
 
 def _route_statement(table: health.Table, batch_id: int, today: dt.date) -> str:
-    """d: every row with its staging values, or the first reason it cannot be staged — duplicates of earlier
-    batches (earlier_rows) and of earlier rows of this file last."""
+    """d: every row with its staging values, or the first reason it cannot be staged — a duplicate of an
+    earlier row of this file last (those of earlier batches are marked afterwards: _EARLIER_DUPLICATES)."""
     spec = health.SPECS[table.entity]
     col = {f: f"l.c{i}" for i, f in reversed(list(enumerate(table.fields))) if f}  # first column wins
     joins, a_cols = [], []
@@ -419,15 +432,17 @@ def _route_statement(table: health.Table, batch_id: int, today: dt.date) -> str:
     staged = ", ".join(f"{expr} AS {name}" for name, expr in _staged_columns(table).items())
     return f"""
 CREATE TABLE d AS
-WITH repeated AS (
+WITH candidates AS (  -- grouped by an 8-byte hash of the content hash first: a fraction of the memory
+    SELECT hash(content_hash) AS k FROM h GROUP BY k HAVING count(*) > 1
+), repeated AS (
     SELECT content_hash, min(seq) AS first_seq, arg_min(locator, seq) AS first FROM h
+    WHERE hash(content_hash) IN (SELECT k FROM candidates)
     GROUP BY content_hash HAVING count(*) > 1
 ), a AS (
     SELECT l.locator, l.seq, l.nf,
-           coalesce(e.first, CASE WHEN rp.first_seq < h.seq THEN '{batch_id}:' || rp.first END) AS dup_of,
+           CASE WHEN rp.first_seq < h.seq THEN '{batch_id}:' || rp.first END AS dup_of,
            {', '.join(a_cols)}
     FROM land l JOIN h ON h.seq = l.seq
-    LEFT JOIN earlier_rows e ON e.content_hash = h.content_hash
     LEFT JOIN repeated rp ON rp.content_hash = h.content_hash
     {' '.join(joins)}
 ), b AS (
@@ -447,7 +462,7 @@ FROM r"""
 def _quarantine_payload(table: health.Table) -> str:
     """What quarantine shows: a table row as {column: cell}, a malformed row its cells, a record as read."""
     if table.reader is not None:
-        return "h.payload"
+        return "(SELECT p.payload FROM record_payloads p WHERE p.seq = d.seq)"
     header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
     return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
 
