@@ -41,6 +41,9 @@ class FileRejected(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # raised in worker processes too: picklable with both arguments
+        return type(self), (self.reason, self.detail)
+
 
 class CastError(ValueError):
     def __init__(self, reason: str, detail: str):

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from hashlib import sha256
 from html import escape
@@ -178,6 +179,8 @@ def extract(path: Path, folder: Path) -> Extract | None:
                                path.stem[:1].upper() == "D", sum(counts))
             except FileRejected as e:
                 log.info("%s: a part did not parse on its own (%s); reading the file in one pass", path.name, e)
+            except BrokenProcessPool as e:  # a worker killed (out of memory?): this process reads it all
+                log.warning("%s: a parse worker died (%s); reading the file in one pass", path.name, e)
         n = _write_cases(path, folder / "cases.csv", 0, prefix)
         return Extract([folder / "cases.csv"], persons, path.stem[:1].upper() == "D", n)
     finally:
@@ -223,7 +226,8 @@ def _quoted(value: str | None) -> bytes:
 
 # ---- parsing a large case file in parts -------------------------------------------------------------
 PARALLEL_MIN_BYTES = 32 << 20
-WORKERS = max(2, os.cpu_count() or 2)
+# LTC_PARSE_WORKERS=1: every file in one pass, in the loading process
+WORKERS = int(os.environ.get("LTC_PARSE_WORKERS") or 0) or max(2, os.cpu_count() or 2)
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?ZAP\s*>")
 

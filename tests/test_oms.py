@@ -77,7 +77,16 @@ PERSONS = """<?xml version="1.0" encoding="windows-1251"?>
 </PERS_LIST>"""
 
 
-def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_path):
+@pytest.fixture(params=["one pass", "in parts"])
+def parse_mode(request, monkeypatch):
+    """Registers parsed in one pass, or cut into parts for worker processes however small they are."""
+    if request.param == "in parts":
+        monkeypatch.setattr(oms, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(oms, "WORKERS", 3)
+    return request.param
+
+
+def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_path, parse_mode):
     zaps = [dict(n=1, pac=1, case=10, usl=1, d1="2024-01-05"),   # staged: hospitalisation
             dict(n=2, pac=1, case=10, usl=4, d1="2024-01-06"),   # same case id again: kept as 10#2
             dict(n=3, pac=1, case=11, usl=7, d1="2024-01-06"),   # USL_OK 7: unknown_code
@@ -114,5 +123,61 @@ def test_truncated_register_is_rejected(clean_db, tmp_path):
         oms.extract(p, tmp_path)
     assert e.value.reason == "malformed_xml"
     [res] = load.ingest("health", [p])
+    assert (res.status, res.reason) == ("rejected", "malformed_xml")
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 0
+
+
+def _rows(ex: oms.Extract) -> list[list[str]]:
+    """The extracted case rows in seq order, without seq (numbered per part when cut)."""
+    import csv
+
+    rows = [r for p in ex.cases for r in csv.reader(open(p, encoding="utf-8"))]
+    assert [int(r[0]) for r in rows] == sorted(int(r[0]) for r in rows)  # file order kept across parts
+    return [r[1:] for r in rows]
+
+
+def _register(tmp_path, name: str, inside: str = "", encoding: str = "cp1251") -> object:
+    zaps = "".join(ZAP.format(n=n, pac=1 + n % 2, case=100 + n, usl=1 + n % 4, d1="2024-01-05")
+                   .replace("</ZAP>", inside + "</ZAP>") for n in range(1, 61))
+    path = tmp_path / name
+    path.write_bytes(REGISTER.replace("windows-1251", encoding).format(zaps=zaps).encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("inside,cut", [
+    ("", True),                                    # cut after ZAP end tags: parts
+    ("<!-- </ZAP> -->", False),                    # an end tag in a comment: the part before it does not parse
+    ("<NOTE><![CDATA[ </ZAP> ]]></NOTE>", False),  # ... in CDATA
+    ("<?note </ZAP> ?>", False),                   # ... in a processing instruction
+])
+def test_a_register_cut_into_parts_gives_the_rows_of_one_pass(tmp_path, monkeypatch, inside, cut):
+    path = _register(tmp_path, "HM1.xml", inside)
+    (tmp_path / "one").mkdir()
+    one = oms.extract(path, tmp_path / "one")
+    monkeypatch.setattr(oms, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(oms, "WORKERS", 3)
+    (tmp_path / "parts").mkdir()
+    parts = oms.extract(path, tmp_path / "parts")
+    assert len(parts.cases) == (3 if cut else 1)
+    assert parts.n_cases == one.n_cases == 60
+    assert _rows(parts) == _rows(one)
+
+
+def test_a_register_not_cut_by_bytes_is_read_in_one_pass(tmp_path, monkeypatch):
+    monkeypatch.setattr(oms, "PARALLEL_MIN_BYTES", 0)
+    path = _register(tmp_path, "HM1.xml", encoding="utf-16")  # not ASCII-compatible: no byte cuts
+    ex = oms.extract(path, tmp_path)
+    assert (len(ex.cases), ex.n_cases) == (1, 60)
+    assert _rows(ex)[0][:4] == ["HM1/101", "2", "0000000000000001", "101"]
+
+
+def test_a_truncated_register_in_parts_is_rejected(clean_db, tmp_path, monkeypatch):
+    monkeypatch.setattr(oms, "PARALLEL_MIN_BYTES", 0)
+    path = _register(tmp_path, "HM1.xml")
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(FileRejected) as e:
+        oms.extract(path, tmp_path)
+    assert e.value.reason == "malformed_xml" and "line" in str(e.value)  # the one-pass parser's message
+    [res] = load.ingest("health", [path])
     assert (res.status, res.reason) == ("rejected", "malformed_xml")
     assert query("SELECT count(*) FROM raw.record")[0][0] == 0
