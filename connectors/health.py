@@ -113,8 +113,9 @@ class Table:
     direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
     # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
     # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
-    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, payload)`:
-    # the records as read, streamed from where they are kept (they are the bulk of the bytes).
+    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, payload)`
+    # and `record_stream(locator, content_hash, payload)`: the records as read, read from where they are
+    # kept when needed (they are the bulk of the bytes).
     reader: Callable | None = None
 
 
@@ -158,7 +159,8 @@ def open_register(path: Path, folder: Path) -> Table | None:
         # the payloads (the bulk of the bytes) stay in the files until they are sent to raw.record
         _csv_into_duckdb(con, "cases", ex.cases, oms.CASE_COLUMNS, leave_out="payload")
         types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in oms.CASE_COLUMNS}
-        con.execute("CREATE VIEW record_payloads AS SELECT seq, payload FROM " + tabular.own_csv(ex.cases, types))
+        con.execute("CREATE VIEW record_payloads AS SELECT seq, locator, content_hash, payload FROM "
+                    + tabular.own_csv(ex.cases, types))
         _csv_into_duckdb(con, "pers_rows", ex.persons, oms.PERSON_COLUMNS)
         usl = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in oms.USL_OK.items())
         default = "'outpatient'" if ex.dispensary else "NULL"  # a D-file's cases: dispensary visits
@@ -205,7 +207,12 @@ SELECT loc AS locator, seq, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,
             WHEN event_type IS NULL THEN 'USL_OK ' || usl_ok END AS pre_detail
 FROM typed;
 DROP TABLE pers; DROP TABLE pers_rows;
-CREATE VIEW record_keys AS SELECT l.locator, c.seq, c.content_hash FROM cases c JOIN case_locator l ON l.seq = c.seq"""
+CREATE VIEW record_keys AS SELECT l.locator, c.seq, c.content_hash FROM cases c JOIN case_locator l ON l.seq = c.seq;
+-- raw records in one pass over the files: only the few renumbered cases are looked up
+CREATE TABLE renumbered AS SELECT l.seq, l.locator FROM case_locator l JOIN cases c ON c.seq = l.seq WHERE l.locator <> c.locator;
+CREATE VIEW record_stream AS
+SELECT coalesce(r.locator, p.locator) AS locator, p.content_hash, p.payload
+FROM record_payloads p LEFT JOIN renumbered r ON r.seq = p.seq"""
 
 
 SAMPLE_BYTES = 1 << 20

@@ -93,7 +93,7 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         con.execute(_hash_statement(cells, own_payload=table.reader is not None))
         t2 = time.perf_counter()
         # PostgreSQL looks up earlier copies of the rows while DuckDB casts; the streams into PostgreSQL
-        # then run one after the other with DuckDB doing nothing else (its memory limit is small).
+        # follow with DuckDB doing nothing else: any of them beside the cast overran the small memory limit.
         with ThreadPoolExecutor(1) as pool:
             earlier = pool.submit(_earlier_copies, con.cursor(), cur, source)
             try:
@@ -105,17 +105,11 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         con.execute(_EARLIER_DUPLICATES)
         [(read, quarantined)] = con.execute("SELECT count(*), count(reason) FROM d").fetchall()
         t3 = time.perf_counter()
-        raw = f"SELECT {batch_id}, h.locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)}, h.content_hash"
-        if table.reader:
-            # Streamed payloads probe a hash table of the narrow keys. DuckDB would build it on the payloads
-            # (it guesses a file holds a few rows) and spill them all: the join sides are kept as written.
-            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-            raw += ", p.payload FROM record_payloads p LEFT JOIN h ON h.seq = p.seq"
-        else:
-            raw += ", h.payload FROM h"
-        duckpipe.copy_streamed(con, cur, raw, "COPY raw.record (batch_id, locator, source, entity, file_name,"
-                                              " content_hash, payload) FROM STDIN WITH (FORMAT csv)")
-        con.execute("RESET disabled_optimizers")
+        duckpipe.copy_streamed(
+            con, cur, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
+                      f" content_hash, payload FROM {'record_stream' if table.reader else 'h'}",
+            "COPY raw.record (batch_id, locator, source, entity, file_name, content_hash, payload)"
+            " FROM STDIN WITH (FORMAT csv)")
         t4 = time.perf_counter()
         staged_cols = _staged_columns(table)
         duckpipe.copy_streamed(
@@ -138,6 +132,9 @@ def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
     # large the file; LTC_DUCKDB_MEMORY trades memory for speed).
     con = duckdb.connect(str(tmp / "work.duckdb"), config={"threads": threads, "memory_limit": f"{memory_mb}MB",
                                  "temp_directory": str(tmp / "spill"), "preserve_insertion_order": True})
+    # Hash joins build on their right side, as written: DuckDB guesses a CSV file holds a few rows and would
+    # build on a file of payloads (spilling it all); every join here has the smaller side on the right.
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     con.execute(f"CREATE MACRO pg_element(v) AS {_PG_ELEMENT}")
     return con
 

@@ -106,6 +106,10 @@ def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_pat
     assert query("SELECT locator, reason_code FROM quarantine.record ORDER BY locator") == [
         ("HM1/11", "unknown_code"), ("HM1/12", "bad_date"), ("HM1/13", "no_person_data"),
         ("HM1/15", "missing_required")]
+    # raw keeps every case under the locator it was staged or quarantined with, hashed as it is stored
+    assert query("SELECT locator FROM raw.record WHERE content_hash = encode(sha256(convert_to(payload, 'UTF8')),"
+                 " 'hex') AND payload LIKE '<Z_SL>%%</Z_SL>%%' ORDER BY locator") == [
+        (loc,) for loc in sorted(["HM1/10", "HM1/10#2", "HM1/11", "HM1/12", "HM1/13", "HM1/14", "HM1/15"])]
     # the same register again (another file name, same cases): every case is a duplicate of the first load
     (tmp_path / "again").mkdir()
     shutil.copy(tmp_path / "LM1.xml", tmp_path / "again" / "LM1.xml")
