@@ -36,7 +36,8 @@ def make_csv(path: Path, rows: int) -> None:
 
 def main() -> None:
     import logging
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the loader logs its phases
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     a = ap.parse_args()

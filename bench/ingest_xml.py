@@ -62,7 +62,8 @@ def make_register(folder: Path, megabytes: int, persons_per_case: float = 0.5) -
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the loader logs its phases
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=100, help="size of the case file (H) in MB")
     a = ap.parse_args()
@@ -78,9 +79,10 @@ def main() -> None:
             res = load.ingest_file("health", h)
             elapsed = time.perf_counter() - t
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"ОМС register: {cases} cases, H+L {size / 1e6:.0f} MB, staged {res.staged}, quarantined "
               f"{res.quarantined} in {elapsed:.1f} s = {size / 1e6 / elapsed:.1f} MB/s; peak RSS {rss:.0f} MB "
-              f"(before loading {base_rss:.0f} MB)")
+              f"(before loading {base_rss:.0f} MB), of the largest parse worker {workers:.0f} MB")
 
 
 if __name__ == "__main__":
