@@ -116,12 +116,15 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
             con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
             f"COPY staging.{table.entity} (batch_id, locator, {', '.join(staged_cols)}) FROM STDIN WITH (FORMAT csv)")
         if quarantined:
-            duckpipe.copy_streamed(
-                con, cur, f"SELECT {batch_id}, d.locator, {_lit(source)}, {_lit(table.entity)}, d.reason, d.detail,"
-                          f" {_quarantine_payload(table)} FROM d JOIN land l ON l.seq = d.seq"
-                          " JOIN h ON h.seq = d.seq WHERE d.reason IS NOT NULL",
-                "COPY quarantine.record (batch_id, locator, source, entity, reason_code, detail, payload)"
-                " FROM STDIN WITH (FORMAT csv)")
+            lineage = f"{batch_id}, q.locator, {_lit(source)}, {_lit(table.entity)}, q.reason, q.detail"
+            rows = "(SELECT seq, locator, reason, detail FROM d WHERE reason IS NOT NULL) q"
+            if table.reader:  # the records as read stream from the source's files and probe the rows
+                query = f"SELECT {lineage}, p.payload FROM record_payloads p JOIN {rows} ON q.seq = p.seq"
+            else:
+                query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
+                         f" JOIN {rows} ON q.seq = l.seq")
+            duckpipe.copy_streamed(con, cur, query, "COPY quarantine.record (batch_id, locator, source, entity,"
+                                                    " reason_code, detail, payload) FROM STDIN WITH (FORMAT csv)")
     log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw into PostgreSQL %.2f s, staging and quarantine %.2f s",
              file_name, t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.perf_counter() - t4)
     return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
@@ -275,7 +278,8 @@ def read_own_csv(con, statement: str) -> None:
 
 
 def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
-    """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form)."""
+    """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form);
+    a source that hashed its records itself: h(locator, seq, content_hash), the records stay where they are."""
     if own_payload:  # the source hashed its records itself; their payloads are read only to be sent
         return "CREATE TABLE h AS SELECT locator, seq, content_hash FROM record_keys"
     # one flat call, not a chain of ||: a file of a thousand columns must not nest a thousand deep
@@ -457,9 +461,7 @@ FROM r"""
 
 
 def _quarantine_payload(table: health.Table) -> str:
-    """What quarantine shows: a table row as {column: cell}, a malformed row its cells, a record as read."""
-    if table.reader is not None:
-        return "(SELECT p.payload FROM record_payloads p WHERE p.seq = d.seq)"
+    """What quarantine shows of a table row: {column: cell}; of a malformed row: its cells."""
     header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
     return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
 
