@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from hashlib import sha256
 from html import escape
@@ -160,9 +159,13 @@ def extract(path: Path, folder: Path) -> Extract | None:
     parts = _split(path, WORKERS) if path.stat().st_size >= PARALLEL_MIN_BYTES else None
     pool = futures = None
     if parts:
-        pool = ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(_write_cases, _Part(path, *part), folder / f"cases{i}.csv", i << 40, prefix)
-                   for i, part in enumerate(parts)]
+        try:
+            pool = ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn"))
+            futures = [pool.submit(_write_cases, _Part(path, *part), folder / f"cases{i}.csv", i << 40, prefix)
+                       for i, part in enumerate(parts)]
+        except (AssertionError, OSError) as e:  # e.g. a daemonic process (a Celery pool) may not have children
+            log.warning("%s: no parse workers (%r); reading the file in one pass", path.name, e)
+            futures = None
     try:
         persons = None
         if person_file:
@@ -179,8 +182,8 @@ def extract(path: Path, folder: Path) -> Extract | None:
                                path.stem[:1].upper() == "D", sum(counts))
             except FileRejected as e:
                 log.info("%s: a part did not parse on its own (%s); reading the file in one pass", path.name, e)
-            except BrokenProcessPool as e:  # a worker killed (out of memory?): this process reads it all
-                log.warning("%s: a parse worker died (%s); reading the file in one pass", path.name, e)
+            except Exception as e:  # a worker killed (out of memory?) or failing: this process reads it all
+                log.warning("%s: parsing in parts failed (%r); reading the file in one pass", path.name, e)
         n = _write_cases(path, folder / "cases.csv", 0, prefix)
         return Extract([folder / "cases.csv"], persons, path.stem[:1].upper() == "D", n)
     finally:

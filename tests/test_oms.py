@@ -185,3 +185,26 @@ def test_a_truncated_register_in_parts_is_rejected(clean_db, tmp_path, monkeypat
     [res] = load.ingest("health", [path])
     assert (res.status, res.reason) == ("rejected", "malformed_xml")
     assert query("SELECT count(*) FROM raw.record")[0][0] == 0
+
+
+def _extract_in_daemon(path, folder, results) -> None:
+    oms.PARALLEL_MIN_BYTES = 0
+    ex = oms.extract(path, folder)
+    results.put((len(ex.cases), ex.n_cases, _rows(ex)))
+
+
+def test_a_process_that_may_not_have_children_reads_in_one_pass(tmp_path):
+    """A daemonic process (a Celery pool's) cannot start parse workers: it reads the register itself."""
+    import multiprocessing
+
+    path = _register(tmp_path, "HM1.xml")
+    (tmp_path / "one").mkdir()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_extract_in_daemon, args=(path, tmp_path / "one", results), daemon=True)
+    proc.start()
+    n_files, n_cases, rows = results.get(timeout=60)
+    proc.join(60)
+    assert (n_files, n_cases) == (1, 60) and proc.exitcode == 0
+    (tmp_path / "two").mkdir()
+    assert rows == _rows(oms.extract(path, tmp_path / "two"))
