@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
+import subprocess
+import sys
 from dataclasses import dataclass
 from hashlib import sha256
 from html import escape
@@ -157,16 +157,12 @@ def extract(path: Path, folder: Path) -> Extract | None:
     person_file = find_person_file(path, zglv.get("FILENAME"))
     prefix = zglv.get("FILENAME") or path.stem
     parts = _split(path, WORKERS) if path.stat().st_size >= PARALLEL_MIN_BYTES else None
-    pool = futures = None
-    if parts:
-        try:
-            pool = ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn"))
-            futures = [pool.submit(_write_cases, _Part(path, *part), folder / f"cases{i}.csv", i << 40, prefix)
-                       for i, part in enumerate(parts)]
-        except (AssertionError, OSError) as e:  # e.g. a daemonic process (a Celery pool) may not have children
-            log.warning("%s: no parse workers (%r); reading the file in one pass", path.name, e)
-            futures = None
+    workers = []
     try:
+        # Worker processes started as programs of their own (not multiprocessing: a daemonic process, as
+        # in a Celery pool, may not have those children); each writes its part's CSV file.
+        workers = [_start_part(path, part, folder / f"cases{i}.csv", i << 40, prefix)
+                   for i, part in enumerate(parts or [])]
         persons = None
         if person_file:
             persons = folder / "persons.csv"
@@ -175,20 +171,39 @@ def extract(path: Path, folder: Path) -> Extract | None:
                 for seq, pers in enumerate(_iter(person_file, "PERS")):
                     fields = _texts(pers, _PERS_SET)
                     out.writerow((seq, *(fields.get(n, "") for n in _PERS)))
-        if futures:
-            try:
-                counts = [f.result() for f in futures]
-                return Extract([folder / f"cases{i}.csv" for i in range(len(parts))], persons,
+        if workers:
+            counts = [_finish_part(w) for w in workers]
+            if all(isinstance(c, int) for c in counts):
+                return Extract([folder / f"cases{i}.csv" for i in range(len(workers))], persons,
                                path.stem[:1].upper() == "D", sum(counts))
-            except FileRejected as e:
-                log.info("%s: a part did not parse on its own (%s); reading the file in one pass", path.name, e)
-            except Exception as e:  # a worker killed (out of memory?) or failing: this process reads it all
-                log.warning("%s: parsing in parts failed (%r); reading the file in one pass", path.name, e)
+            log.info("%s: a part was not parsed (%s); reading the file in one pass", path.name,
+                     next(c for c in counts if not isinstance(c, int)))
         n = _write_cases(path, folder / "cases.csv", 0, prefix)
         return Extract([folder / "cases.csv"], persons, path.stem[:1].upper() == "D", n)
     finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+
+
+def _start_part(path: Path, part: tuple[int, int, bytes, bytes], out: Path, seq_base: int,
+                prefix: str) -> subprocess.Popen:
+    start, end, head, tail = part
+    root = str(Path(__file__).resolve().parents[1])  # this package's folder, whatever the installation
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "connectors.oms", str(path), str(start), str(end), head.hex(),
+                             tail.hex(), str(out), str(seq_base), prefix],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _finish_part(worker: subprocess.Popen) -> int | str:
+    """The number of cases a worker wrote, or why it did not."""
+    stdout, stderr = worker.communicate()
+    if worker.returncode == 0:
+        return int(stdout)
+    lines = (stdout or stderr).decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {worker.returncode}"
 
 
 def _write_cases(source, out_path: Path, seq_base: int, prefix: str) -> int:
@@ -225,6 +240,20 @@ def _write_cases(source, out_path: Path, seq_base: int, prefix: str) -> int:
 
 def _quoted(value: str | None) -> bytes:
     return b'""' if value is None else b'"' + value.replace('"', '""').encode() + b'"'
+
+
+def _part_main(argv: list[str]) -> int:
+    """A worker: parse one part of a case file (arguments from _start_part); print the number of cases, or
+    the reason the part did not parse (exit status 3)."""
+    path, start, end, head, tail, out, seq_base, prefix = argv
+    try:
+        n = _write_cases(_Part(Path(path), int(start), int(end), bytes.fromhex(head), bytes.fromhex(tail)),
+                         Path(out), int(seq_base), prefix)
+    except FileRejected as e:
+        print(e)
+        return 3
+    print(n)
+    return 0
 
 
 # ---- parsing a large case file in parts -------------------------------------------------------------
@@ -301,3 +330,7 @@ class _Part:
                 left -= len(block)
                 yield block
         yield self.tail
+
+
+if __name__ == "__main__":
+    sys.exit(_part_main(sys.argv[1:]))
