@@ -161,8 +161,15 @@ def extract(path: Path, folder: Path) -> Extract | None:
     try:
         # Worker processes started as programs of their own (not multiprocessing: a daemonic process, as
         # in a Celery pool, may not have those children); each writes its part's CSV file.
-        workers = [_start_part(path, part, folder / f"cases{i}.csv", i << 40, prefix)
-                   for i, part in enumerate(parts or [])]
+        try:
+            for i, part in enumerate(parts or []):
+                workers.append(_start_part(path, part, folder / f"cases{i}.csv", i << 40, prefix))
+        except OSError as e:  # e.g. no process slots left, or a FILENAME too long for a command line
+            log.warning("%s: parse workers not started (%s); reading the file in one pass", path.name, e)
+            for w in workers:
+                w.kill()
+                w.wait()
+            workers = []
         persons = None
         if person_file:
             persons = folder / "persons.csv"

@@ -135,6 +135,7 @@ def _rows(ex: oms.Extract) -> list[list[str]]:
     """The extracted case rows in seq order, without seq (numbered per part when cut)."""
     import csv
 
+    csv.field_size_limit(1 << 24)
     rows = [r for p in ex.cases for r in csv.reader(open(p, encoding="utf-8"))]
     assert [int(r[0]) for r in rows] == sorted(int(r[0]) for r in rows)  # file order kept across parts
     return [r[1:] for r in rows]
@@ -209,3 +210,15 @@ def test_a_daemonic_process_parses_in_parts_too(tmp_path):
     assert (n_files, n_cases) == (oms.WORKERS, 60) and proc.exitcode == 0
     (tmp_path / "two").mkdir()
     assert rows == _rows(oms.extract(path, tmp_path / "two"))
+
+
+def test_a_register_whose_workers_cannot_start_is_read_in_one_pass(tmp_path, monkeypatch):
+    """A FILENAME too long for a command line (hostile or broken): no workers, the same rows."""
+    path = _register(tmp_path, "HM1.xml")
+    path.write_bytes(path.read_bytes().replace(b"<FILENAME>HM1</FILENAME>", b"<FILENAME>" + b"H" * 200_000 + b"</FILENAME>"))
+    (tmp_path / "one").mkdir()
+    one = oms.extract(path, tmp_path / "one")
+    monkeypatch.setattr(oms, "PARALLEL_MIN_BYTES", 0)
+    (tmp_path / "parts").mkdir()
+    parts = oms.extract(path, tmp_path / "parts")
+    assert len(parts.cases) == 1 and _rows(parts) == _rows(one) and parts.n_cases == 60
