@@ -113,9 +113,9 @@ class Table:
     direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
     # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
     # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
-    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, payload)`
-    # and `record_stream(locator, content_hash, payload)`: the records as read, read from where they are
-    # kept when needed (they are the bulk of the bytes).
+    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, …,
+    # payload)` and `record_stream(locator, content_hash, payload)`: the records as read, read from where
+    # they are kept when needed (they are the bulk of the bytes).
     reader: Callable | None = None
 
 
@@ -157,11 +157,11 @@ def open_register(path: Path, folder: Path) -> Table | None:
         from etl import tabular
 
         # the payloads (the bulk of the bytes) stay in the files until they are sent to raw.record
-        _csv_into_duckdb(con, "cases", ex.cases, oms.CASE_COLUMNS, leave_out="payload")
-        types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in oms.CASE_COLUMNS}
-        con.execute("CREATE VIEW record_payloads AS SELECT seq, locator, content_hash, payload FROM "
-                    + tabular.own_csv(ex.cases, types))
-        _csv_into_duckdb(con, "pers_rows", ex.persons, oms.PERSON_COLUMNS)
+        cases = _own_rows(ex.cases, oms.CASE_COLUMNS)
+        tabular.read_own_csv(con, f"CREATE TABLE cases AS SELECT * EXCLUDE (payload) FROM {cases}")
+        con.execute(f"CREATE VIEW record_payloads AS SELECT seq, locator, content_hash, payload FROM {cases}")
+        tabular.read_own_csv(con, "CREATE TABLE pers_rows AS SELECT * FROM "
+                                  + _own_rows(ex.persons, oms.PERSON_COLUMNS))
         usl = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in oms.USL_OK.items())
         default = "'outpatient'" if ex.dispensary else "NULL"  # a D-file's cases: dispensary visits
         no_file = "" if ex.persons else " (no L-file beside the case file)"
@@ -170,14 +170,13 @@ def open_register(path: Path, folder: Path) -> Table | None:
     return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader)
 
 
-def _csv_into_duckdb(con, name: str, file: Path | list[Path] | None, columns: list[str], leave_out: str = "") -> None:
+def _own_rows(files: Path | list[Path] | None, columns: list[str]) -> str:
+    """The rows of CSV files the ОМС extraction wrote (seq a number, the rest text); none without files."""
     from etl import tabular
 
     types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in columns}
-    source = tabular.own_csv(file, types) if file else \
+    return tabular.own_csv(files, types) if files else \
         f"(SELECT {', '.join(f'NULL::{t} AS {c}' for c, t in types.items())} LIMIT 0)"
-    kept = ", ".join(c for c in columns if c != leave_out)
-    tabular.read_own_csv(con, f"CREATE TABLE {name} AS SELECT {kept} FROM {source}")
 
 
 # Cases joined with their persons, in the column order of REGISTER_FIELDS; empty cells are NULL. Locators

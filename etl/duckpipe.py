@@ -20,11 +20,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-def copy_into_postgres(con, cur, query: str, copy_in: str, pipe: Path, options: str = "FORMAT csv, HEADER false") -> int:
+
+def copy_into_postgres(con, cur, query: str, copy_in: str, pipe: Path) -> int:
     """Run `copy_in` (a COPY … FROM STDIN of CSV) on the PostgreSQL cursor `cur`, fed by the DuckDB query
     on `con` (a connection or cursor of its own: the caller may go on using its connection meanwhile).
     Returns the rows PostgreSQL took."""
-    write = f"COPY ({query}) TO '{pipe}' ({options})"
+    write = f"COPY ({query}) TO '{pipe}' (FORMAT csv, HEADER false)"
     os.mkfifo(pipe)
     reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
     guard = os.open(pipe, os.O_WRONLY)
