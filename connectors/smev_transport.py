@@ -20,6 +20,7 @@ from lxml import etree
 from connectors.common import FileRejected, descendant, parse_xml_bytes
 from connectors.http import retrying_session, store_durably
 from connectors.smev import mtom_root
+from etl import redact
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ def poll(client: AdapterClient, landing: Path, store: Callable[[Path], object], 
             if getattr(result, "status", "loaded") not in ("loaded", "skipped", "rejected"):
                 raise RuntimeError(f"not stored: {result}")
         except Exception as e:  # not stored: do not acknowledge; SMEV will deliver it again
-            log.error("message %s not stored, left unacknowledged: %s", message_id, e)
-            out.failed.append(f"{message_id}: {e}")
+            log.error("message %s not stored, left unacknowledged: %s", message_id, redact.safe_message(e))
+            out.failed.append(f"{message_id}: {redact.safe_message(e)}")
             break
         client.ack(message_id)
         out.acknowledged += 1

@@ -387,7 +387,18 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return a.func(a)
+    try:
+        return a.func(a)
+    except Exception as e:  # a failure the command did not expect: said without the values it quotes
+        import traceback
+
+        from etl import redact
+
+        redact.scrub(e)
+        if a.verbose:
+            traceback.print_exception(e)
+        print(f"ltcreg {a.command}: failed: {redact.safe_message(e)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

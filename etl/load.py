@@ -14,7 +14,7 @@ from typing import Iterable
 
 from connectors import health, optima, smev
 from connectors.common import FileRejected, SourceRecord
-from etl import db
+from etl import db, redact
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: 
             (result.source, path.name, digest, path.stat().st_size if path.exists() else None,
              f"{e.reason}: {e.detail}", run_id))
         result.batch_id = cur.fetchone()[0]
-    log.warning("rejected %s: %s", path, e)
+    log.warning("rejected %s: %s", path, redact.safe_text(str(e)))
     return result
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from etl import duckpipe, sqlmodels
-from etl.tabular import duckdb_memory_mb, read_csv_columns
+from etl.tabular import duckdb_memory_mb
 
 log = logging.getLogger(__name__)
 
@@ -116,19 +116,8 @@ def _scans(nodes: list[dict], used: dict[str, set[str]]) -> None:
         _scans(node.get("children") or [], used)
 
 
-def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> Path:
-    cols = ", ".join(c for c, _ in columns)
-    with open(path, "wb") as f:
-        cur.copy_expert(f"COPY (SELECT {cols} FROM {table}) TO STDOUT WITH (FORMAT csv)", f, size=1 << 20)
-    return path
-
-
-def _import(con, table: str, columns: list[tuple[str, str]], path: Path) -> None:
-    spec = read_csv_columns({c: _duck_type(t) for c, t in columns})
-    # PostgreSQL's CSV: NULL is a bare empty field, '' a quoted one
-    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}', columns = {spec}, header = false,"
-                " delim = ',', quote = '\"', escape = '\"', auto_detect = false, allow_quoted_nulls = false,"
-                " strict_mode = true, max_line_size = 8388608)")
+def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> tuple[Path, int]:
+    return path, duckpipe.export(cur, f"SELECT {', '.join(c for c, _ in columns)} FROM {table}", path)
 
 
 def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
@@ -153,8 +142,8 @@ def _ship(con, cur, query: str, target: str, create: str, pipe: Path) -> int:
     cur.execute(f"SELECT * FROM {target} LIMIT 0")
     columns = ", ".join(d.name for d in cur.description)
     # FREEZE: the table is new in this transaction, its rows need no visibility hints later
-    return duckpipe.copy_into_postgres(con, cur, f"SELECT {columns} FROM ({query}) q",
-                                       f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)", pipe)
+    return duckpipe.copy_into_postgres(con, cur, f"SELECT {columns} FROM ({query}) q", target, columns, pipe,
+                                       freeze=True)
 
 
 def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[str, int]:
@@ -175,8 +164,8 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
             exported = [(table, cols, pool.submit(_export, cur, table, cols, tmp / f"in{i}.csv"))
                         for i, (table, cols) in enumerate(inputs.items())]
             for table, cols, done in exported:
-                path = done.result()
-                _import(con, table, cols, path)
+                path, rows = done.result()
+                duckpipe.load(con, table, {c: _duck_type(t) for c, t in cols}, path, rows)
                 path.unlink()
         t1 = time.perf_counter()
 

@@ -1,13 +1,15 @@
 """Operations hooks of the DAGs: failure callback (structured log line, audit row, optional e-mail).
 
 Nothing personal goes into logs or mails: DAG, task, run, try, the exception's class and the first
-line of its message (our messages carry counts and codes, never identities).
+line of its message with values masked (etl/redact.py).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+
+from etl import redact
 
 log = logging.getLogger("ltc.ops")
 # Database-heavy tasks share one pool so that a backlog of runs cannot swamp the register database.
@@ -21,7 +23,7 @@ def on_failure(context) -> None:
     event = {"event": "task_failed", "dag_id": getattr(ti, "dag_id", None), "task_id": getattr(ti, "task_id", None),
              "run_id": context.get("run_id"), "try_number": getattr(ti, "try_number", None),
              "error": type(exc).__name__ if exc else None,
-             "message": str(exc).splitlines()[0][:300] if exc else None}
+             "message": redact.safe_text(str(exc)) if exc else None}
     log.error(json.dumps(event, ensure_ascii=False))
     try:
         from etl import pipeline
@@ -29,7 +31,7 @@ def on_failure(context) -> None:
         pipeline.record_step(str(event["run_id"]), str(event["dag_id"]), f"{event['task_id']}:failure", "failed",
                              event)
     except Exception as e:  # the callback must not hide the failure it reports
-        log.warning("could not record the failure in audit.pipeline_run: %s", e)
+        log.warning("could not record the failure in audit.pipeline_run: %s", redact.safe_message(e))
     conn_id, to = os.environ.get("LTC_ALERT_SMTP_CONN_ID"), os.environ.get("LTC_ALERT_TO")
     if conn_id and to:
         try:
@@ -40,4 +42,4 @@ def on_failure(context) -> None:
                                      subject=f"[СДУ] сбой задачи {event['dag_id']}.{event['task_id']}",
                                      html_content="<pre>" + json.dumps(event, ensure_ascii=False, indent=1) + "</pre>")
         except Exception as e:
-            log.warning("failure e-mail not sent: %s", e)
+            log.warning("failure e-mail not sent: %s", redact.safe_message(e))

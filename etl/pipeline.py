@@ -1,7 +1,8 @@
 """The pipeline's steps as plain functions: what the DAG tasks and the CLI call.
 
 Each step is idempotent: landing skips files already loaded, the register links only unlinked
-records, marts are rebuilt from scratch and replaced atomically.
+records, marts are rebuilt from scratch and replaced atomically. What a step raises leaves it with its
+values masked (etl/redact.py): task logs and failure e-mails carry no record's identity.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 from etl import db
+from etl.redact import guarded
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ def record_step(run_id: str, dag_id: str, step: str, status: str, summary: dict 
                                                                             default=str)))
 
 
+@guarded
 def ingest(source: str, folder: Path, run_id: str) -> dict:
     from etl import load
 
@@ -48,6 +51,7 @@ def ingest(source: str, folder: Path, run_id: str) -> dict:
     return summary
 
 
+@guarded
 def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path | None = None) -> dict:
     """Pull the OPTIMA export API since the stored watermarks, land the bundle, then move them."""
     from connectors import optima_http
@@ -69,6 +73,7 @@ def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path |
     return summary
 
 
+@guarded
 def build_register(run_id: str, rebuild: bool = False) -> dict:
     from etl import register
 
@@ -78,6 +83,7 @@ def build_register(run_id: str, rebuild: bool = False) -> dict:
     return counts
 
 
+@guarded
 def validate(checkpoint: str, run_id: str) -> dict:
     """Run a checkpoint; raise GateFailed (and record it) when a critical expectation fails."""
     from etl import quality
@@ -97,6 +103,7 @@ def validate(checkpoint: str, run_id: str) -> dict:
     return summary
 
 
+@guarded
 def build_marts(run_id: str) -> dict:
     from etl import sqlmodels
 
@@ -106,6 +113,7 @@ def build_marts(run_id: str) -> dict:
     return counts
 
 
+@guarded
 def publish_marts(run_id: str) -> dict:
     from etl import sqlmodels
 
@@ -115,6 +123,7 @@ def publish_marts(run_id: str) -> dict:
     return counts
 
 
+@guarded
 def run_all(landing_base: str | None, run_id: str) -> dict:
     """The whole pipeline without Airflow (used by `ltcreg run` and tests)."""
     out = {src: ingest(src, landing_dir(src, landing_base), run_id) for src in ("health", "smev", "optima")}

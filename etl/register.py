@@ -18,7 +18,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from etl import db, sqlmodels
+from etl import db, duckpipe, sqlmodels
 from etl.linkage import dedup
 from etl.linkage.model import MODEL_PATH, Model, load_settings
 
@@ -72,22 +72,22 @@ def train_model(run_id: str = "cli") -> dict:
 
 
 # ---- export to DuckDB ---------------------------------------------------------------------------
+_INPUT = {"record_id": "VARCHAR", "entity": "VARCHAR", "source_rank": "INTEGER", "natural_id": "VARCHAR",
+          "stg_id": "BIGINT", "snils": "VARCHAR", "surname": "VARCHAR", "first_name": "VARCHAR",
+          "patronymic": "VARCHAR", "sex": "VARCHAR", "birth_date": "VARCHAR", "address": "VARCHAR",
+          "municipality": "VARCHAR", "fixed": "BIGINT"}
+
+
 def _export(cur):
     """Every staged person record with its current person into a DuckDB relation `linkage_input`."""
     con = dedup.connect()
-    with tempfile.NamedTemporaryFile("wb+", suffix=".csv") as f:
-        cur.copy_expert("""COPY (
+    with tempfile.TemporaryDirectory(prefix="ltc-register-") as tmp:
+        duckpipe.query_into_duckdb(cur, """
             SELECT r.entity || ':' || r.stg_id, r.entity, r.source_rank, r.natural_id, r.stg_id, r.snils, r.surname,
                    r.first_name, r.patronymic, r.sex, r.birth_date, r.address, r.oktmo, l.person_id
             FROM register.int_person_record r
-            LEFT JOIN register.person_link l ON l.entity = r.entity AND l.stg_id = r.stg_id
-        ) TO STDOUT WITH (FORMAT csv, HEADER false)""", f)
-        f.flush()
-        con.execute("""CREATE TABLE reg_input AS SELECT * FROM read_csv(?, header = false, all_varchar = true,
-            columns = {'record_id': 'VARCHAR', 'entity': 'VARCHAR', 'source_rank': 'INTEGER', 'natural_id': 'VARCHAR',
-                       'stg_id': 'BIGINT', 'snils': 'VARCHAR', 'surname': 'VARCHAR', 'first_name': 'VARCHAR',
-                       'patronymic': 'VARCHAR', 'sex': 'VARCHAR', 'birth_date': 'VARCHAR', 'address': 'VARCHAR',
-                       'municipality': 'VARCHAR', 'fixed': 'BIGINT'})""", [f.name])
+            LEFT JOIN register.person_link l ON l.entity = r.entity AND l.stg_id = r.stg_id""",
+                                   con, "reg_input", _INPUT, Path(tmp))
     con.execute("""CREATE VIEW linkage_input AS
         SELECT record_id, entity AS source, snils, surname, first_name, patronymic, sex, birth_date, address,
                municipality, fixed, fixed IS NULL AS is_new,

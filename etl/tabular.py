@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from connectors import health
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected
-from etl import duckpipe, normalize
+from etl import duckpipe, normalize, redact
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
     except duckdb.OutOfMemoryException as e:
         log.warning("%s: DuckDB ran out of %d MB (%s); landing again on one thread with %d MB", file_name, memory,
-                    str(e).splitlines()[0], 2 * memory, exc_info=log.isEnabledFor(logging.DEBUG))
+                    redact.safe_message(e), 2 * memory)
         cur.execute("ROLLBACK TO SAVEPOINT land_table")
         counts = _land(cur, table, source, batch_id, file_name, today, 1, 2 * memory)
     cur.execute("RELEASE SAVEPOINT land_table")
@@ -108,13 +108,12 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
         duckpipe.copy_streamed(
             con, cur, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
                       f" content_hash, payload FROM {'record_stream' if table.reader else 'h'}",
-            "COPY raw.record (batch_id, locator, source, entity, file_name, content_hash, payload)"
-            " FROM STDIN WITH (FORMAT csv)")
+            "raw.record", "batch_id, locator, source, entity, file_name, content_hash, payload")
         t4 = time.perf_counter()
         staged_cols = _staged_columns(table)
         duckpipe.copy_streamed(
             con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
-            f"COPY staging.{table.entity} (batch_id, locator, {', '.join(staged_cols)}) FROM STDIN WITH (FORMAT csv)")
+            f"staging.{table.entity}", ["batch_id", "locator", *staged_cols])
         if quarantined:
             lineage = f"{batch_id}, q.locator, {_lit(source)}, {_lit(table.entity)}, q.reason, q.detail"
             rows = "(SELECT seq, locator, reason, detail FROM d WHERE reason IS NOT NULL) q"
@@ -123,8 +122,8 @@ def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, 
             else:
                 query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
                          f" JOIN {rows} ON q.seq = l.seq")
-            duckpipe.copy_streamed(con, cur, query, "COPY quarantine.record (batch_id, locator, source, entity,"
-                                                    " reason_code, detail, payload) FROM STDIN WITH (FORMAT csv)")
+            duckpipe.copy_streamed(con, cur, query, "quarantine.record",
+                                   "batch_id, locator, source, entity, reason_code, detail, payload")
     log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw into PostgreSQL %.2f s, staging and quarantine %.2f s",
              file_name, t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.perf_counter() - t4)
     return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
@@ -148,12 +147,13 @@ def read_csv_columns(types: dict[str, str]) -> str:
 
 
 def own_csv(path: Path | list[Path], types: dict[str, str]) -> str:
-    """read_csv() of CSV files this loader wrote itself (UTF-8, ',', values quoted, no header); read it
-    through read_own_csv, which turns an over-long row into a clear rejection."""
+    """read_csv() of CSV files this loader wrote itself (UTF-8, ',', values quoted with '"' doubled, no
+    header; an empty cell, quoted or not, is NULL as in the source tables); read it through read_own_csv,
+    which turns an over-long row into a clear rejection."""
     files = "[" + ", ".join(_lit(str(p)) for p in (path if isinstance(path, list) else [path])) + "]"
     return (f"read_csv({files}, columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
-            f" escape = '\"', auto_detect = false, strict_mode = true, max_line_size = {MAX_ROW_BYTES},"
-            f" buffer_size = {4 * MAX_ROW_BYTES})")
+            f" escape = '\"', nullstr = '', allow_quoted_nulls = true, auto_detect = false, strict_mode = true,"
+            f" max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})")
 
 
 def _lit(text: str) -> str:
@@ -167,8 +167,7 @@ def _earlier_copies(duck, cur, source: str) -> pa.Table:
     cur.execute("SET LOCAL work_mem = '256MB'")
     cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
     cur.execute("CREATE TEMP TABLE incoming (content_hash text) ON COMMIT DROP")
-    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT content_hash FROM h",
-                           "COPY incoming (content_hash) FROM STDIN WITH (FORMAT csv)")
+    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT content_hash FROM h", "incoming", ["content_hash"])
     cur.execute("ANALYZE incoming")
     cur.execute("SELECT i.content_hash, min(r.batch_id || ':' || r.locator) FROM incoming i"
                 " JOIN raw.record r ON r.content_hash = i.content_hash AND r.source = %s"
@@ -206,7 +205,7 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
                     " auto_detect = false, strict_mode = true, null_padding = false, encoding = 'utf-8',"
                     f" max_line_size = {MAX_ROW_BYTES})")
     except duckdb.Error as e:
-        log.info("%s: DuckDB refused the file (%s), reading it row by row", direct["path"], str(e).splitlines()[0])
+        log.info("%s: DuckDB refused the file (%s), reading it row by row", direct["path"], redact.safe_message(e))
         con.execute("DROP TABLE IF EXISTS cells")
         return False
     # Rows keep file order (insertion order is preserved): row n of the data is line n + 1 of the file.

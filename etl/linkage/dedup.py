@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from etl import duckpipe
 from etl.linkage import features, pairs, train
 from etl.linkage.cluster import Clusterer, Decision
 from etl.linkage.model import Model, explain, load_settings, weight_of
@@ -115,8 +116,10 @@ def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = Non
     those persons or into new ones, numbered after the highest existing id."""
     con = connect(threads)
     t0 = time.perf_counter()
-    con.execute("CREATE TABLE raw AS SELECT * FROM read_csv(?, header = true, all_varchar = true, "
-                "encoding = 'utf-8', strict_mode = true)", [str(input_path)])
+    try:
+        con.execute(f"CREATE TABLE raw AS SELECT * FROM {_read_person_csv(input_path)}", [str(input_path)])
+    except duckdb.Error as e:  # DuckDB's message quotes the row: say where, not what
+        raise ValueError(f"{input_path}: not a readable CSV ({duckpipe.error_place(e)})") from None
     cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
     if "record_id" not in cols:
         raise ValueError(f"{input_path}: no record_id column (found: {', '.join(cols)})")
@@ -127,8 +130,8 @@ def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = Non
     select = ", ".join(f"nullif(trim(i.{c}), '') AS {c}" if c in cols else f"NULL::VARCHAR AS {c}"
                        for c in features.INPUT_COLUMNS)
     if existing:
-        con.execute("CREATE TABLE prev AS SELECT record_id, register_id FROM read_csv(?, header = true, "
-                    "all_varchar = true)", [str(existing)])
+        con.execute(f"CREATE TABLE prev AS SELECT record_id, register_id FROM {_read_person_csv(existing)}",
+                    [str(existing)])
         # an earlier person is a fixed cluster: its register id numbered densely as the cluster key
         con.execute(f"""CREATE TABLE linkage_fixed AS SELECT {select}, i.rowid AS ord,
                 CASE WHEN p.register_id IS NOT NULL THEN dense_rank() OVER (ORDER BY p.register_id) END::BIGINT
@@ -165,6 +168,23 @@ def dedup_csv(input_path: Path, output_path: Path, model_path: Path | None = Non
         result.model.save(save_model)
     result.timings["write"] = round(time.perf_counter() - t, 2)
     return result
+
+
+def _read_person_csv(path: Path) -> str:
+    """read_csv(?) of a person CSV as RFC 4180 has it (a header row, '"' quoting with '"' doubled, the
+    delimiter of the header line: ',', ';' or tab), every value text and every option named: DuckDB's
+    sniffer misreads a file whose values hold quotes (СНТ "Ромашка")."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        line = f.readline()
+    delimiter = max([",", ";", "\t"], key=line.count)
+    header = [h.strip() for h in next(csv.reader([line], delimiter=delimiter), [])]
+    if not header or len(set(header)) != len(header) or any(not h for h in header):
+        raise ValueError(f"{path}: the header row needs distinct, non-empty column names")
+    columns = "{" + ", ".join("'" + h.replace("'", "''") + "': 'VARCHAR'" for h in header) + "}"
+    return (f"read_csv(?, header = true, columns = {columns}, encoding = 'utf-8', delim = '{delimiter}',"
+            " quote = '\"', escape = '\"', nullstr = '', auto_detect = false, strict_mode = true)")
 
 
 def _sql_path(path: Path) -> str:
