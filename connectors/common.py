@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable
@@ -15,6 +16,13 @@ from etl import normalize
 
 MAX_FILE_BYTES = 2 * 1024**3  # a single source file larger than this is refused outright
 MAX_ROW_BYTES = 2 * 1024**2   # one table row or register case larger than this refuses its file: no extract has one
+# ZIP containers (OPTIMA bundles, XLSX workbooks), checked before a byte is unpacked: what a member and the
+# whole may unpack to, and by how much a member may grow (sheets and CSV compress 5–30×; Apache POI
+# refuses past 100× too). A 1 MB workbook whose sheet unpacked to 1 GiB took the loader to 2.25 GB.
+ZIP_MAX_MEMBER_BYTES = 1024**3
+ZIP_MAX_TOTAL_BYTES = MAX_FILE_BYTES
+ZIP_MAX_RATIO = 100
+_ZIP_RATIO_FROM = 1 << 20     # a small member may compress far better (a sheet of empty cells)
 
 
 @dataclass(slots=True)
@@ -54,6 +62,23 @@ class CastError(ValueError):
 
 def row_payload(fields: dict) -> str:
     return json.dumps(fields, ensure_ascii=False, sort_keys=False)
+
+
+def check_zip(z: zipfile.ZipFile, what: str) -> None:
+    """Refuse a ZIP container that would unpack past the limits above. The sizes are those the archive
+    declares: Python's zipfile stops a member at its declared size (and then fails its CRC), so a member
+    that lies about its size cannot unpack further than it says."""
+    total = 0
+    for info in z.infolist():
+        if info.file_size > ZIP_MAX_MEMBER_BYTES:
+            raise FileRejected("zip_too_large", f"{what}: a member unpacks to {info.file_size} bytes"
+                                                f" (limit {ZIP_MAX_MEMBER_BYTES})")
+        if info.file_size > _ZIP_RATIO_FROM and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
+            raise FileRejected("zip_bomb", f"{what}: a member unpacks {info.file_size // max(info.compress_size, 1)}"
+                                           f" times its packed size (limit {ZIP_MAX_RATIO})")
+        total += info.file_size
+    if total > ZIP_MAX_TOTAL_BYTES:
+        raise FileRejected("zip_too_large", f"{what}: unpacks to {total} bytes in all (limit {ZIP_MAX_TOTAL_BYTES})")
 
 
 # ---- field casting --------------------------------------------------------------------------

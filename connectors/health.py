@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from connectors.common import MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected
+from connectors.common import MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected, check_zip
 
 SOURCE = "health"
 
@@ -77,14 +77,45 @@ REQUIRED_COLUMNS = {
 TABULAR_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 
 
-def _is_cp1251(data: bytes) -> bool:
+# The ten commonest letters of Russian text make about two thirds of its letters (о е а и н т с р в л);
+# the same bytes read in the wrong one-byte code page give a letter soup where they make about a third.
+_COMMON_LETTERS = frozenset("оеаинтсрвл")
+_MIN_COMMON_SHARE = 0.45
+ONE_BYTE_ENCODINGS = ("cp1251", "koi8_r")  # the code pages Russian systems write, commonest first
+
+
+def _russian_share(data: bytes, encoding: str) -> tuple[float, int] | None:
+    """(share of the commonest Russian letters among the Cyrillic letters, their number) of the bytes read
+    in `encoding`; None when they are not valid in it. Latin letters do not count: a long Latin field
+    says nothing of the code page (it rejected a valid cp1251 file as long as only Cyrillic letters were
+    counted against every letter of the first 20 000 characters)."""
     try:
-        text = data.decode("cp1251")
+        text = data.decode(encoding).lower()
     except UnicodeDecodeError:
-        return False
-    letters = sum(ch.isalpha() for ch in text[:20000])
-    cyr = sum("а" <= ch.lower() <= "я" or ch in "ёЁ" for ch in text[:20000])
-    return letters == 0 or cyr / letters > 0.3
+        return None
+    cyrillic = [ch for ch in text if "а" <= ch <= "я" or ch == "ё"]
+    if not cyrillic:
+        return 0.0, 0
+    return sum(ch in _COMMON_LETTERS for ch in cyrillic) / len(cyrillic), len(cyrillic)
+
+
+def _one_byte_encoding(data: bytes) -> str | None:
+    """cp1251 or KOI8-R, whichever reads the bytes as Russian; None when neither does."""
+    # text in a one-byte code page holds no control bytes but tab and line ends (a stray NUL aside); UTF-16
+    # has one every other byte (0x04 beside each Cyrillic letter, 0x00 beside each ASCII one)
+    controls = sum(data.count(b) for b in (*range(0, 9), *range(14, 32)))
+    if controls * 100 > len(data):
+        return None
+    scored = {enc: score for enc in ONE_BYTE_ENCODINGS if (score := _russian_share(data, enc)) is not None}
+    if not scored:
+        return None
+    best = max(scored, key=lambda enc: scored[enc][0])
+    share, letters = scored[best]
+    if letters == 0:
+        return "cp1251"  # no letter at all outside ASCII: any reading is the same
+    if letters < 20:  # too few letters to tell the code pages apart: the commoner one, if it reads
+        return "cp1251" if "cp1251" in scored else best
+    return best if share >= _MIN_COMMON_SHARE else None
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -218,7 +249,7 @@ SAMPLE_BYTES = 1 << 20
 
 
 def detect_encoding(sample: bytes, complete: bool) -> str:
-    """'utf-8' or 'cp1251' from the first megabyte; the rest is checked while it is read."""
+    """'utf-8', 'cp1251' or 'koi8_r' from the first megabyte; the rest is checked while it is read."""
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
     try:
@@ -227,9 +258,10 @@ def detect_encoding(sample: bytes, complete: bool) -> str:
     except UnicodeDecodeError as e:
         if not complete and e.start >= len(sample) - 3:  # a character cut by the end of the sample
             return "utf-8"
-    if _is_cp1251(sample):
-        return "cp1251"
-    raise FileRejected("bad_encoding", "neither UTF-8 nor windows-1251")
+    encoding = _one_byte_encoding(sample)
+    if encoding:
+        return encoding
+    raise FileRejected("bad_encoding", "neither UTF-8 nor a Russian code page (windows-1251, KOI8-R)")
 
 
 def _csv_table(path: Path):
@@ -273,8 +305,17 @@ def _csv_table(path: Path):
 def _xlsx_table(path: Path):
     """First worksheet, streamed (read-only mode); Excel's dates and numbers turned back into text."""
     import zipfile
+    import zlib
+
+    from xml.etree import ElementTree
 
     import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            check_zip(z, path.name)  # before openpyxl unpacks anything
+    except zipfile.BadZipFile as e:
+        raise FileRejected("bad_xlsx", f"not a readable XLSX workbook: {e}") from None
 
     def open_rows():
         try:
@@ -302,6 +343,9 @@ def _xlsx_table(path: Path):
                     cells.pop()  # Excel's formatted but empty cells right of the table
                 if any(c.strip() for c in cells):
                     yield rowno, cells
+        except (zipfile.BadZipFile, zlib.error, ElementTree.ParseError, EOFError) as e:
+            # a member cut short of what it held (a size that lied, a damaged archive): the whole file
+            raise FileRejected("bad_xlsx", f"the worksheet cannot be read to its end: {type(e).__name__}") from None
         finally:
             wb.close()
     return header, rows

@@ -12,14 +12,14 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, cast_fields, cast_person,
-                               row_payload)
+                               check_zip, row_payload)
 
 SOURCE = "optima"
-MAX_MEMBER_BYTES = 1024**3
 
 TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing)
     "recipients.csv": ("optima_recipient", {
@@ -82,9 +82,10 @@ def verify(z: zipfile.ZipFile, manifest: dict) -> dict[str, bytes]:
             info = z.getinfo(name)
         except KeyError:
             raise FileRejected("manifest_mismatch", f"{name} is listed but not in the bundle") from None
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise FileRejected("file_too_large", f"{name}: {info.file_size} bytes")
-        data = z.read(name)
+        try:
+            data = z.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # damaged, or its size lied (CRC)
+            raise FileRejected("not_a_bundle", f"{name} cannot be unpacked: {type(e).__name__}") from None
         if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
             raise FileRejected("checksum_mismatch", f"{name}: sha256 differs from the manifest")
         if entry.get("rows") is not None and (n := _count_rows(data)) != int(entry["rows"]):
@@ -109,6 +110,7 @@ def parse(path: Path) -> Iterator[SourceRecord]:
     except zipfile.BadZipFile as e:
         raise FileRejected("not_a_bundle", f"not a ZIP file: {e}") from None
     with z:
+        check_zip(z, path.name)
         manifest = read_manifest(z)
         contents = verify(z, manifest)
     export_id = manifest["export_id"]

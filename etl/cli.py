@@ -398,7 +398,18 @@ def main(argv: list[str] | None = None) -> int:
         if a.verbose:
             traceback.print_exception(e)
         print(f"ltcreg {a.command}: failed: {redact.safe_message(e)}", file=sys.stderr)
+        if _lost_database(e):
+            print("the database could not be reached or the connection was lost; whatever was being written"
+                  " was rolled back — run the command again", file=sys.stderr)
         return 3
+
+
+def _lost_database(e: BaseException) -> bool:
+    import psycopg2
+
+    e = getattr(e, "orig", None) or e  # SQLAlchemy's (Alembic's) wrapper of the driver's error
+    # a server's own error carries a SQLSTATE; a refused or broken connection does not
+    return isinstance(e, psycopg2.InterfaceError) or (isinstance(e, psycopg2.OperationalError) and not e.pgcode)
 
 
 if __name__ == "__main__":

@@ -44,15 +44,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def expand(source: str, paths: Iterable[Path]) -> list[Path]:
-    """Files to load: given files as they are, folders searched for the source's file types."""
-    out: list[Path] = []
+def expand(source: str, paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
+    """Files to load, each with the folder it was found in: given files as they are (root None), folders
+    searched for the source's file types (a link in them is followed only to a file inside the folder)."""
+    out: list[tuple[Path, Path | None]] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES[source]))
+            out.extend((f, p) for f in sorted(p.rglob("*"))
+                       if (f.is_file() or f.is_symlink()) and f.suffix.lower() in SUFFIXES[source])
         else:
-            out.append(p)
+            out.append((p, None))
     return out
+
+
+def _outside(path: Path, root: Path | None) -> bool:
+    """A file found in a landing folder that is a link out of it (to /etc/passwd, to another source's files)."""
+    return root is not None and not path.resolve().is_relative_to(root.resolve())
 
 
 _COLUMNS: dict[str, list[str]] = {}
@@ -76,16 +83,22 @@ def _clean(text: str) -> str:
 def ingest(source: str, paths: Iterable[Path], run_id: str | None = None) -> list[FileResult]:
     if source not in CONNECTORS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(CONNECTORS)}")
-    return [ingest_file(source, p, run_id) for p in expand(source, paths)]
+    return [ingest_file(source, p, run_id, root) for p, root in expand(source, paths)]
 
 
-def ingest_file(source: str, path: Path, run_id: str | None = None) -> FileResult:
+def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path | None = None) -> FileResult:
+    """Land one file; `root`: the landing folder it was found in, which it may not lead out of."""
     path = Path(path)
     result = FileResult(source, str(path), "loaded")
+    if _outside(path, root):
+        return _reject(result, path, "", run_id, FileRejected("outside_landing", "a link that leads out of the"
+                                                                                 " landing folder: not read"))
     if not path.is_file():
         return _reject(result, path, "", run_id, FileRejected("file_not_found", str(path)))
     digest = sha256_file(path)
     with db.transaction() as conn, conn.cursor() as cur:
+        # the same file landed twice at once: the second waits for the first, then finds it loaded (skipped)
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"land:{source}:{digest}",))
         cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND file_sha256 = %s AND status = 'loaded'",
                     (source, digest))
         row = cur.fetchone()
@@ -154,7 +167,8 @@ def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: 
         cur.execute(
             "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, reject_reason, run_id,"
             " finished_at) VALUES (%s, %s, %s, %s, 'rejected', %s, %s, now()) RETURNING batch_id",
-            (result.source, path.name, digest, path.stat().st_size if path.exists() else None,
+            (result.source, path.name, digest, path.stat().st_size if path.is_file() and not path.is_symlink()
+             else None,
              f"{e.reason}: {e.detail}", run_id))
         result.batch_id = cur.fetchone()[0]
     log.warning("rejected %s: %s", path, redact.safe_text(str(e)))

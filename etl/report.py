@@ -131,6 +131,9 @@ def write_xlsx(path: Path, month: dt.date, data) -> None:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         for r in rows:
             ws.append(["да" if v is True else "нет" if v is False else v for v in r])
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str):
+                    _as_text(cell)
         for i, col in enumerate(sheet.columns, start=1):
             letter = get_column_letter(i)
             ws.column_dimensions[letter].width = max(12, min(60, len(LABELS.get(col, col)) + 2))
@@ -153,6 +156,18 @@ def write_xlsx(path: Path, month: dt.date, data) -> None:
             ws.add_chart(chart, f"{get_column_letter(len(sheet.columns) + 2)}3")
     wb.properties.title = f"Мониторинг СДУ, {month:%m.%Y}"
     wb.save(path)
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's CSV-injection list): a value from a source,
+# such as an OPTIMA point_id "=cmd|' /C calc'!A0", must stay the text it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell) -> None:
+    """A text cell, never a formula: openpyxl takes a string starting with '=' for one."""
+    cell.data_type = "s"
+    if cell.value.startswith(_FORMULA_START):
+        cell.quotePrefix = True  # and Excel keeps it text when someone edits the cell
 
 
 def _svg_bars(rows, sheet: Sheet) -> str:
