@@ -97,3 +97,43 @@ def test_register_build_with_quotes_and_line_breaks_in_every_text_column(clean_d
     assert counts["new_persons"] == n  # distinct SNILS each
     # and the next build, incremental over the same records, goes through too
     assert register.build()["records"] == 0
+
+
+def _nasty(rng, long: bool = False) -> str:
+    """Random text of the characters that break parsers: quoting, separators, line ends, escapes, control
+    characters, combining marks, right-to-left and zero-width marks, emoji, both alphabets."""
+    pool = ['"', "'", ",", ";", "\n", "\r", "\t", "\\", "\\N", "NULL", "\x01", "\x1f", "\x7f", "\u0301", "\u202e",
+            "\u200b", "\ufeff", "😀", "ё", "Ъ", "а", "Я", "z", "Q", " ", "-", ".", "{", "}", "%", "_", "$1", "0"]
+    n = rng.randint(100_000, 120_000) if long else rng.randint(0, 30)
+    return "".join(rng.choice(pool) for _ in range(n))
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_random_hostile_text_never_stops_the_register_or_the_marts(clean_db, monkeypatch, engine):
+    import random
+
+    from etl import pipeline
+
+    monkeypatch.setenv("LTC_MARTS_ENGINE", engine)
+    rng = random.Random(22)
+    rows = []
+    for i in range(400):
+        text = [_nasty(rng, long=(i % 97 == 5)) for _ in range(6)]
+        rows.append((1, f"F{i}", text[0], f"R{i}", dt.date(2024, 1, 1), None, text[1] or "Ф", text[2] or "И",
+                     text[3], "M", dt.date(1940, 1, 1 + i % 28), text[4], text[5], "other", False, False))
+    recipients = [(1, f"O{i}", "E1", f"RID{i}{_nasty(rng)}", _nasty(rng) or "Ф", _nasty(rng) or "И", _nasty(rng),
+                   dt.date(1941, 2, 1 + i % 28), _nasty(rng), _nasty(rng), "receiving", _nasty(rng))
+                  for i in range(200)]
+    with db.transaction() as conn, conn.cursor() as cur:
+        db.copy_rows(cur, "staging.health_referral",
+                     ["batch_id", "locator", "mo_code", "referral_id", "referral_date", "snils", "surname",
+                      "first_name", "patronymic", "sex", "birth_date", "address", "oktmo", "channel", "consent",
+                      "diagnosis_withheld"], rows)
+        db.copy_rows(cur, "staging.optima_recipient",
+                     ["batch_id", "locator", "export_id", "recipient_id", "surname", "first_name", "patronymic",
+                      "birth_date", "address", "oktmo", "status", "priority_category"], recipients)
+    counts = register.build()
+    assert counts["records"] == 600
+    assert query("SELECT count(*) FROM register.person_link") == [(600,)]
+    marts = pipeline.build_marts("fuzz")
+    assert marts  # every mart built on this engine

@@ -25,6 +25,9 @@ INPUT_COLUMNS = ["record_id", "source", "snils", "surname", "first_name", "patro
 CYRILLIC = "абвгдежзийклмнопрстуфхцчшщыэюя"
 ONE_BYTE = "abcdefghijklmnopqrstuvwxyzABCD"
 _TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
+# Keys are cut to a length no real name or address reaches: string distances cost the product of two
+# lengths (levenshtein of two 100 000-letter values took 19 s), so one hostile value must not stall a build.
+NAME_KEY_MAX, ADDRESS_KEY_MAX = 64, 256
 
 def snils_sql(col: str) -> str:
     """SQL for the 11-digit SNILS in `col` when valid, else NULL (rules of normalize.normalize_snils)."""
@@ -44,17 +47,18 @@ def snils_valid_sql(s: str) -> str:
 
 
 def address_sql(col: str) -> str:
-    tokens = f"string_split(regexp_replace(replace(lower({col}), 'ё', 'е'), '[^а-я0-9\\-]+', ' ', 'g'), ' ')"
+    tokens = (f"string_split(regexp_replace(replace(lower(left({col}, {4 * ADDRESS_KEY_MAX})), 'ё', 'е'),"
+              f" '[^а-я0-9\\-]+', ' ', 'g'), ' ')")
     cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in normalize.ADDRESS_ABBREVIATIONS.items())
     mapped = f"list_transform(list_filter({tokens}, lambda t: t <> ''), lambda t: CASE t {cases} ELSE t END)"
-    return f"nullif(translate(array_to_string({mapped}, ' '), '{CYRILLIC}', '{ONE_BYTE}'), '')"
+    return f"nullif(left(translate(array_to_string({mapped}, ' '), '{CYRILLIC}', '{ONE_BYTE}'), {ADDRESS_KEY_MAX}), '')"
 
 
 def _name_map(con) -> pa.Table:
     values = [r[0] for r in con.execute(
         "SELECT DISTINCT v FROM (SELECT surname AS v FROM linkage_input UNION SELECT first_name FROM linkage_input"
         " UNION SELECT patronymic FROM linkage_input) WHERE v IS NOT NULL").fetchall()]
-    keys = [normalize.name_key(v).translate(_TO_ONE_BYTE) or None for v in values]
+    keys = [normalize.name_key(v[:4 * NAME_KEY_MAX]).translate(_TO_ONE_BYTE)[:NAME_KEY_MAX] or None for v in values]
     return pa.table({"v": values, "k": keys, "sex_hint": [normalize.sex_from_patronymic(v) for v in values]})
 
 
