@@ -148,6 +148,7 @@ class Table:
     # payload)` and `record_stream(locator, content_hash, payload)`: the records as read, read from where
     # they are kept when needed (they are the bulk of the bytes).
     reader: Callable | None = None
+    source_time: str | None = None            # when the source made the file, ISO (an ОМС register's ZGLV/DATA)
 
 
 def open_table(path: Path) -> Table:
@@ -198,7 +199,8 @@ def open_register(path: Path, folder: Path) -> Table | None:
         no_file = "" if ex.persons else " (no L-file beside the case file)"
         con.execute(_REGISTER_LAND.format(usl=usl, default=default, no_file=no_file))
 
-    return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader)
+    return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader,
+                 source_time=ex.made_on)
 
 
 def _own_rows(files: Path | list[Path] | None, columns: list[str]) -> str:

@@ -109,6 +109,7 @@ class Extract:
     persons: Path | None       # None: no L-file beside the case file
     dispensary: bool           # a D-file: cases without USL_OK are primary-care visits
     n_cases: int
+    made_on: str | None = None  # ZGLV/DATA: the day the register was made (a resubmission is a later one)
 
 
 def _texts(el, wanted: frozenset) -> dict[str, str]:
@@ -182,11 +183,11 @@ def extract(path: Path, folder: Path) -> Extract | None:
             counts = [_finish_part(w) for w in workers]
             if all(isinstance(c, int) for c in counts):
                 return Extract([folder / f"cases{i}.csv" for i in range(len(workers))], persons,
-                               path.stem[:1].upper() == "D", sum(counts))
+                               path.stem[:1].upper() == "D", sum(counts), zglv.get("DATA"))
             log.info("%s: a part was not parsed (%s); reading the file in one pass", path.name,
                      next(c for c in counts if not isinstance(c, int)))
         n = _write_cases(path, folder / "cases.csv", 0, prefix)
-        return Extract([folder / "cases.csv"], persons, path.stem[:1].upper() == "D", n)
+        return Extract([folder / "cases.csv"], persons, path.stem[:1].upper() == "D", n, zglv.get("DATA"))
     finally:
         for w in workers:
             if w.poll() is None:

@@ -56,7 +56,14 @@ TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing
         "training_id": ("text", True), "school_id": ("text", True), "oktmo": ("text", False),
         "trainee_kind": ("text", True), "recipient_id": ("text", False), "training_date": ("date", True),
         "hours": ("decimal", False)}, False),
+    # keys the export says were deleted or cancelled in ОПТИМА: the record leaves the current layer
+    "deletions.csv": ("optima_deletion", {
+        "table": ("text", True), "record_id": ("text", True), "deleted_on": ("date", False),
+        "reason": ("text", False)}, False),
 }
+# a table's name in deletions.csv (its file without .csv) → its staging entity
+ENTITY_OF_TABLE = {name.removesuffix(".csv"): entity for name, (entity, _, _) in TABLES.items()
+                   if entity != "optima_deletion"}
 STAFF_ROLES = {"care_assistant", "care_organiser", "needs_expert"}
 TRAINEE_KINDS = {"relative", "care_assistant", "other"}
 
@@ -70,7 +77,24 @@ def read_manifest(z: zipfile.ZipFile) -> dict:
         raise FileRejected("manifest_invalid", f"manifest.json is not valid JSON: {e}") from None
     if not manifest.get("export_id") or not isinstance(manifest.get("files"), list):
         raise FileRejected("manifest_invalid", "manifest needs export_id and files")
+    if manifest.get("exported_at") is not None:
+        try:
+            manifest["exported_at"] = _timestamp(manifest["exported_at"])
+        except (TypeError, ValueError):
+            raise FileRejected("manifest_invalid", "exported_at is not an ISO date and time") from None
     return manifest
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """An ISO date or date and time; without a zone it is Moscow time, as ОПТИМА keeps it."""
+    value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone(dt.timedelta(hours=3)))
+
+
+def source_time(path: Path) -> dt.datetime | None:
+    """When the export was made (the manifest's exported_at), for ordering versions of the same keys."""
+    with zipfile.ZipFile(path) as z:
+        return read_manifest(z).get("exported_at")
 
 
 def verify(z: zipfile.ZipFile, manifest: dict) -> dict[str, bytes]:
@@ -173,6 +197,10 @@ def check(entity: str, v: dict) -> None:
             raise CastError("inconsistent_dates", "returned before it was issued")
     if entity == "optima_contract" and v["end_date"] and v["end_date"] < v["start_date"]:
         raise CastError("inconsistent_dates", f"ends {v['end_date']} before it starts {v['start_date']}")
+    if entity == "optima_deletion":
+        if v["table"] not in ENTITY_OF_TABLE:
+            raise CastError("unknown_code", f"table {v['table']!r} (expected {', '.join(sorted(ENTITY_OF_TABLE))})")
+        v["entity"] = ENTITY_OF_TABLE[v["table"]]
     if entity == "optima_care_report":
         if v["minutes_delivered"] < 0:
             raise CastError("negative_minutes", str(v["minutes_delivered"]))

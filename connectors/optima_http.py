@@ -25,6 +25,8 @@ import requests
 from connectors.http import retrying_session, store_durably
 from connectors.optima import TABLES
 
+OPTIONAL_STREAMS = {"deletions"}  # format 1.1; a server of format 1.0 answers 404
+
 log = logging.getLogger(__name__)
 SOURCE_STREAM = "optima_api"
 MAX_PAGES = 100_000
@@ -55,6 +57,8 @@ class ExportClient:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
             r = self.session.get(f"{self.base_url.rstrip('/')}/api/v1/export/{table}", params=params,
                                  headers=headers, timeout=self.timeout)
+            if r.status_code == 404 and table in OPTIONAL_STREAMS:
+                return  # a server without a deletions stream has nothing deleted to tell
             if r.status_code != 200:
                 raise ExportError(f"{table}: HTTP {r.status_code}: {r.text[:300]}")
             try:
@@ -79,8 +83,12 @@ class PullResult:
 
 
 def build_bundle(tables: dict[str, list[dict]], export_id: str, period_to: str) -> bytes:
-    manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА (HTTP API)", "format_version": "1.0",
+    manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА (HTTP API)", "format_version": "1.1",
                 "period_to": period_to, "files": []}
+    try:  # the server's watermark, when it is a time: when these rows were current (orders their versions)
+        manifest["exported_at"] = dt.datetime.fromisoformat(period_to.replace("Z", "+00:00")).isoformat()
+    except (AttributeError, ValueError):
+        pass
     blobs = {}
     for name, rows in tables.items():
         header: list[str] = []

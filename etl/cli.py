@@ -273,6 +273,36 @@ def cmd_access(a) -> int:
     return 0
 
 
+def cmd_period(a) -> int:
+    import json
+
+    from etl import db, periods
+
+    db.upgrade()
+    try:
+        month = periods.parse_month(a.month) if a.month else None
+        if a.action == "close":
+            if month is None:
+                raise ValueError("usage: ltcreg period close YYYY-MM [--note TEXT]")
+            out = periods.close(month, a.actor, a.note)
+            print({"closed": f"{a.month} closed: revision 1 frozen",
+                   "revision accepted": f"{a.month}: revision {out['revision']} accepted and published",
+                   "unchanged": f"{a.month}: nothing changed since revision {out['revision']}"}[out["action"]])
+            return 0
+        for p in periods.status(month):
+            print(f"{p['month']:%Y-%m}  revision {p['revision']}  closed {p['closed_at']:%Y-%m-%d %H:%M} by "
+                  f"{p['closed_by']}" + (f"  — revision {p['pending_revision']} pending" if p["pending_revision"]
+                                          else ""))
+            if a.action == "show" and p["pending_revision"]:
+                print("  batches since closed:", ", ".join(map(str, p["pending_batches"])) or "none")
+                for mart, change in p["pending_changes"].items():
+                    print(f"  {mart}: {json.dumps(change, ensure_ascii=False)}")
+        return 0
+    except (LookupError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 def cmd_demo(a) -> int:
     from etl import demo
 
@@ -368,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--month", help="YYYY-MM (default: the previous month)")
     rp.add_argument("--out", help="folder (default LTC_REPORTS_DIR or var/reports)")
     rp.set_defaults(func=cmd_report)
+
+    pe = sub.add_parser("period", help="reporting months: close one (freeze its figures), list, show revisions")
+    pe.add_argument("action", choices=["close", "list", "show"])
+    pe.add_argument("month", nargs="?", help="YYYY-MM")
+    pe.add_argument("--note")
+    pe.add_argument("--actor", default=os.environ.get("USER", "operator"))
+    pe.set_defaults(func=cmd_period)
 
     ac = sub.add_parser("access", help="database roles of the readers of the marts")
     ac.add_argument("action", choices=["grant-tkc", "grant-rkc"])

@@ -1,10 +1,10 @@
 """Every hand-off of rows between PostgreSQL and DuckDB, in one CSV dialect that both sides name.
 
 The dialect (RFC 4180 as PostgreSQL's COPY writes it): ',' between fields, '"' around every non-NULL
-value and doubled inside it, NULL an unquoted empty field, '' a quoted one; commas, line breaks,
+value and doubled inside it, records ended by LF, NULL an unquoted empty field, '' a quoted one; commas, line breaks,
 backslashes and a literal \\N inside values are plain text. Neither side guesses: DuckDB's dialect
 sniffer, left to it, took one value such as СНТ "Ромашка" for an unterminated quote and stopped every
-register build after it (issue 22).
+register build after it (issue 22), and a CR in an early value made it take CR for the line end.
 
 PostgreSQL → DuckDB (the register's linkage input, the marts engine's inputs): COPY … TO STDOUT into a
 file, read back by read_csv with every option set; the row counts of both sides must agree.
@@ -59,7 +59,7 @@ def read_csv(files: str, columns: dict[str, str], max_line_bytes: int = MAX_LINE
     """DuckDB's read_csv() of files in the dialect; `files` a SQL literal or list, `columns` name → type."""
     spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
     return (f"read_csv({files}, columns = {spec}, header = false, delim = ',', quote = '\"', escape = '\"',"
-            f" nullstr = '', allow_quoted_nulls = false, auto_detect = false, strict_mode = true,"
+            f" new_line = '\\n', nullstr = '', allow_quoted_nulls = false, auto_detect = false, strict_mode = true,"
             f" max_line_size = {max_line_bytes}, buffer_size = {4 * max_line_bytes})")
 
 

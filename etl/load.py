@@ -113,15 +113,17 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
         batch_id = result.batch_id = cur.fetchone()[0]
         try:
             if source == "health":
-                _land_table(cur, source, path, batch_id, result)
+                made = _land_table(cur, source, path, batch_id, result)
             else:
                 _land_records(cur, source, path, batch_id, result)
+                made = getattr(CONNECTORS[source], "source_time", lambda _: None)(path)
         except FileRejected as e:
             conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
         cur.execute("UPDATE audit.load_batch SET status = 'loaded', n_read = %s, n_staged = %s, n_quarantined = %s,"
-                    " finished_at = now() WHERE batch_id = %s",
-                    (result.read, result.staged, result.quarantined, batch_id))
+                    " source_time = %s, finished_at = now() WHERE batch_id = %s",
+                    (result.read, result.staged, result.quarantined, made, batch_id))
+    db.analyze(["audit.load_batch", *(f"staging.{e}" for e, c in result.by_entity.items() if c.get("staged"))])
     log.info("loaded %s: read %d, staged %d, quarantined %d", path.name, result.read, result.staged,
              result.quarantined)
     return result
@@ -138,8 +140,9 @@ def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResul
     _land(cur, source, path.name, batch_id, chunk, result)
 
 
-def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
-    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/tabular.py)."""
+def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
+    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/tabular.py).
+    Returns when the source made the file, if it says (an ОМС register's date)."""
     import datetime as dt
     import tempfile
 
@@ -149,7 +152,7 @@ def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult)
         if path.suffix.lower() == ".xml":
             table = health.open_register(path, Path(tmp))
             if table is None:
-                return  # an L-file: its persons are read with their case file
+                return None  # an L-file: its persons are read with their case file
         elif path.suffix.lower() in health.TABULAR_SUFFIXES:
             table = health.open_table(path)
         else:
@@ -159,6 +162,17 @@ def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult)
                               today=dt.date.today())
     result.read, result.staged, result.quarantined = counts["read"], counts["staged"], counts["quarantined"]
     result.by_entity[table.entity] = counts
+    return _iso_date(table.source_time)
+
+
+def _iso_date(text: str | None) -> str | None:
+    """A source's own date if it is one (a malformed one orders nothing: the landing time does)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat() if text else None
+    except ValueError:
+        return None
 
 
 def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: FileRejected) -> FileResult:

@@ -64,13 +64,14 @@ def models_read(marts: list[str]) -> list[str]:
     return [m for m in sqlmodels.INTERMEDIATE if m in found]
 
 
-def models_needed(marts: list[str]) -> list[str]:
-    """The intermediate models the marts read, directly or through other intermediates, in creation order."""
+def models_needed(marts: list[str], models: list[str] = ()) -> list[str]:
+    """The intermediate models the marts (and `models`) read, directly or through other intermediates,
+    `models` included, in creation order."""
     needed: set[str] = set()
-    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts])
+    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts]) | set(models)
     while found:
         needed |= found
-        found = _models_named([sqlmodels.sql_text("intermediate", m) for m in found]) - needed
+        found = _models_named([sqlmodels.model_sql(m) for m in found]) - needed
     return [m for m in sqlmodels.INTERMEDIATE if m in needed]
 
 
@@ -80,7 +81,7 @@ def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[st
     DuckDB plans every mart over empty copies of the tables, and its projection pushdown tells the
     columns each table scan needs (optimizers that would prune scans of empty tables or fold filters
     into them are off for this planning only): only those travel."""
-    texts = [sqlmodels.sql_text("intermediate", m) for m in models] + [sqlmodels.sql_text("marts", m) for m in marts]
+    texts = [sqlmodels.model_sql(m) for m in models] + [sqlmodels.sql_text("marts", m) for m in marts]
     tables = dict.fromkeys(f"{s}.{n}" for text in texts for s, n in _names(text)
                            if s != "build" and n not in sqlmodels.INTERMEDIATE)
     columns = {}
@@ -95,7 +96,7 @@ def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[st
         for table, cols in columns.items():
             con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {_duck_type(k)}' for c, k in cols)})")
         for name in models:
-            con.execute(sqlmodels.sql_text("intermediate", name))
+            con.execute(sqlmodels.model_sql(name))
         used: dict[str, set[str]] = {}
         for name in marts:
             con.execute(f"CREATE VIEW build.{name} AS {sqlmodels.sql_text('marts', name)}")
@@ -152,7 +153,7 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
 
     Each mart goes into PostgreSQL, in a thread, as soon as DuckDB has it, while DuckDB computes the
     next (whose models are created when first needed)."""
-    models = [m for m in sqlmodels.INTERMEDIATE if m in set(models_needed(marts)) | set(ship_models)]
+    models = models_needed(marts, ship_models)
     inputs = _inputs(cur, models, marts)
     counts: dict[str, int] = {}
     created: set[str] = set()
@@ -173,7 +174,7 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
             for name in names:
                 if name in created:
                     continue
-                text = sqlmodels.sql_text("intermediate", name)
+                text = sqlmodels.model_sql(name)
                 if name in sqlmodels.MATERIALIZED:
                     text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE TABLE register.{name} AS", 1)
                 con.execute(text)
@@ -191,7 +192,7 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
                     _ship, con.cursor(), cur, f"SELECT * FROM build.{name}", f"{schema}.{name}",
                     f"DROP TABLE IF EXISTS {schema}.{name}; CREATE TABLE {schema}.{name} AS "
                     f"{sqlmodels.sql_text('marts', name)} WITH NO DATA", tmp / f"{name}.pipe")))
-            create(ship_models)
+            create(models_needed([], ship_models))
             t2 = time.perf_counter()
             for name, done in shipped:
                 counts[name] = done.result()

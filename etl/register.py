@@ -112,6 +112,26 @@ def _manual(con, cur) -> tuple[list, list]:
     return matches, non
 
 
+def _versions_of_one_key(con, no_match: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(rid, rid) pairs that join each new version of a source record to its key's other versions: a
+    corrected card or a resubmitted case is the same person's record again, however much the correction
+    changed. The anchor is the key's latest linked version, else its first new one. Not joined: two valid
+    SNILS that differ (the matcher and the review queue decide), a pair a person separated by hand."""
+    separated = {x for pair in no_match for x in pair}
+    pairs = con.execute("""
+        WITH k AS (
+            SELECT r.rid, i.entity, i.natural_id, r.snils, r.fixed IS NOT NULL AS linked FROM rec r
+            JOIN reg_input i USING (record_id) WHERE i.natural_id IS NOT NULL
+        ), anchor AS (
+            SELECT entity, natural_id, coalesce(max(rid) FILTER (WHERE linked), min(rid)) AS rid
+            FROM k GROUP BY entity, natural_id HAVING count(*) > 1 AND bool_or(NOT linked)
+        )
+        SELECT a.rid, k.rid FROM k JOIN anchor a USING (entity, natural_id) JOIN rec ar ON ar.rid = a.rid
+        WHERE NOT k.linked AND k.rid <> a.rid AND (k.snils IS NULL OR ar.snils IS NULL OR k.snils = ar.snils)
+        ORDER BY 1, 2""").fetchall()
+    return [(a, b) for a, b in pairs if a not in separated and b not in separated]
+
+
 # ---- build ----------------------------------------------------------------------------------------
 def build(run_id: str = "manual", rebuild: bool = False) -> dict:
     """Link every unlinked staged record; refresh golden attributes. Returns counts."""
@@ -136,6 +156,7 @@ def build(run_id: str = "manual", rebuild: bool = False) -> dict:
         counts["persons"], counts["redirects"] = cur.fetchone()
         cur.execute("UPDATE register.build_run SET counts = %s WHERE build_id = %s",
                     (json.dumps({k: v for k, v in counts.items() if not k.startswith("t_")}), build_id))
+    db.analyze(["register.person", "register.person_link", "register.review"])
     log.info("register: %s", counts)
     return counts
 
@@ -161,7 +182,9 @@ def _link_pending(cur, run_id: str) -> dict:
     from etl.linkage import features
     features.build(con)
     manual = _manual(con, cur)
-    result = dedup.link(con, settings, model, incremental=incremental, manual=manual, features_built=True)
+    versions = _versions_of_one_key(con, manual[1])
+    result = dedup.link(con, settings, model, incremental=incremental, manual=(manual[0] + versions, manual[1]),
+                        features_built=True)
     rows = con.execute("SELECT rid, record_id, fixed FROM rec ORDER BY rid").fetchall()
 
     person_of_root: dict[int, int] = {}
@@ -189,6 +212,7 @@ def _link_pending(cur, run_id: str) -> dict:
             reviews.append((*rows[l][1].split(":"), *rows[r][1].split(":"), outcome.split(":", 1)[1], w,
                             json.dumps(contrib, ensure_ascii=False)))
     manual_rids = {x for pair in manual[0] for x in pair}
+    version_rids = {x for pair in versions for x in pair}
     unfounded = set(ids)  # new persons whose first record has not been met yet (rid order)
     links, history = [], []
     for rid, record_id, fixed in rows:
@@ -201,6 +225,8 @@ def _link_pending(cur, run_id: str) -> dict:
             rule, w, expl = "new", None, None
         elif rid in manual_rids:
             rule, w, expl = "manual", None, None
+        elif rid in version_rids:
+            rule, w, expl = "natural_key", None, None
         else:
             w, expl = best.get(rid, (None, None))
             rule = "linkage"
@@ -213,6 +239,9 @@ def _link_pending(cur, run_id: str) -> dict:
     db.copy_rows(cur, "register.link_history",
                  ["action", "entity", "stg_id", "person_id", "match_weight", "actor", "reason", "run_id"], history)
     review = _queue_reviews(cur, reviews)
+    # statistics that know the rows just written (ANALYZE counts this transaction's own): the golden-record
+    # query joins them with every person record, and on an estimate of none it loops over them (minutes)
+    cur.execute("ANALYZE register.person, register.person_link")
     return {"linked": sum(1 for x in links if x[3] != "new"), "new_persons": len(ids), "review": review,
             "model_id": model_id, "incremental": incremental, **{f"t_{k}": v for k, v in result.timings.items()}}
 

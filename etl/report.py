@@ -24,6 +24,7 @@ LABELS = {  # column → header the RKC reads
     "exited_death": "Выбыли: смерть", "exited_refusal": "Выбыли: отказ", "exited_other": "Выбыли: иное",
     "provider_id": "Поставщик", "assigned_minutes": "Назначено, мин", "delivered_minutes": "Оказано, мин",
     "delivery_ratio": "Исполнение", "under_delivered_recipients": "Недопоставка (получателей)",
+    "hospital_days": "Дней в стационаре", "hospital_minutes": "Не назначено на дни в стационаре, мин",
     "year": "Год", "ltc_persons": "Получателей СДУ", "persons_needing_social_services": "Признаны нуждающимися",
     "coverage_share": "Охват, %", "target_share": "Цель, %", "meets_target": "Цель достигнута",
     "base_source": "Источник базы", "period_kind": "Период", "period_end": "На дату", "code": "Код",
@@ -69,11 +70,12 @@ def sheets(month: dt.date) -> list[Sheet]:
                "median_days_to_assessment", "p90_days_to_assessment", "median_days_to_service",
                "p90_days_to_service"], ("channel", "identified")),
         Sheet("Исполнение пакета", f"SELECT p.provider_id, coalesce(mu.name, 'не указан') AS municipality, p.recipients, "
-              f"p.assigned_minutes, p.delivered_minutes, p.delivery_ratio, p.under_delivered_recipients "
+              f"p.assigned_minutes, p.delivered_minutes, p.delivery_ratio, p.under_delivered_recipients, "
+              f"p.hospital_days, p.hospital_minutes "
               f"FROM marts.mart_package_execution_provider p LEFT JOIN ref.municipality mu USING (oktmo) "
               f"WHERE p.month = {m} ORDER BY 1, 2",
               ["provider_id", "municipality", "recipients", "assigned_minutes", "delivered_minutes", "delivery_ratio",
-               "under_delivered_recipients"], ("provider_id", "delivered_minutes")),
+               "under_delivered_recipients", "hospital_days", "hospital_minutes"], ("provider_id", "delivered_minutes")),
         Sheet("Показатели (КПЭ)", f"SELECT name_ru, value, unit, numerator, denominator, formula_ru, parameter_note "
               f"FROM marts.mart_kpi WHERE period_kind = 'month_ytd' AND period_end = DATE '{end.isoformat()}' "
               f"ORDER BY code", ["name_ru", "value", "unit", "numerator", "denominator", "formula_ru",
@@ -112,7 +114,7 @@ def collect(month: dt.date) -> list[tuple[Sheet, list[tuple]]]:
     return out
 
 
-def write_xlsx(path: Path, month: dt.date, data) -> None:
+def write_xlsx(path: Path, month: dt.date, data, about: list[str] = ()) -> None:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -121,6 +123,14 @@ def write_xlsx(path: Path, month: dt.date, data) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     head_fill = PatternFill("solid", fgColor="DDE7F0")
+    if about:
+        ws = wb.create_sheet("О выпуске")
+        ws.append([f"Мониторинг СДУ — {month:%m.%Y}"])
+        ws["A1"].font = Font(bold=True, size=12)
+        for line in about:
+            ws.append([line])
+            _as_text(ws.cell(row=ws.max_row, column=1))
+        ws.column_dimensions["A"].width = 120
     for sheet, rows in data:
         ws = wb.create_sheet(sheet.title[:31])
         ws.append([f"{sheet.title} — {month:%m.%Y}"])
@@ -212,9 +222,10 @@ def _cell(v, col) -> str:
     return html.escape(str(v))
 
 
-def write_html(path: Path, month: dt.date, data) -> None:
+def write_html(path: Path, month: dt.date, data, about: list[str] = ()) -> None:
     body = [f"<h1>Мониторинг системы долговременного ухода — {month:%m.%Y}</h1>",
             f"<p>Сформировано {dt.datetime.now():%d.%m.%Y %H:%M} из опубликованных витрин регистра.</p>"]
+    body += [f'<p class="edition">{html.escape(line)}</p>' for line in about]
     for sheet, rows in data:
         body.append(f"<h2>{html.escape(sheet.title)}</h2>")
         if not rows:
@@ -235,15 +246,43 @@ td{{text-align:right}} td:first-child{{text-align:left}} h2{{margin-top:28px}}</
 """, encoding="utf-8")
 
 
+MART_TITLES = {"mart_recipients_by_level": "получатели по уровням", "mart_identification_funnel": "выявление",
+               "mart_package_execution_recipient": "исполнение пакета (получатели)",
+               "mart_package_execution_provider": "исполнение пакета (поставщики)", "mart_kpi": "показатели",
+               "mart_coverage": "охват", "mart_rental_points": "пункты проката", "mart_care_school": "школы ухода"}
+
+
+def edition(month: dt.date) -> list[str]:
+    """Which revision of the month the report shows, in the words the RKC reads."""
+    from etl import periods
+
+    found = periods.status(month)
+    if not found:
+        return [f"Месяц {month:%m.%Y} не закрыт: цифры могут измениться, когда источники пришлют исправления."]
+    p = found[0]
+    lines = [f"Редакция {p['revision']}: месяц закрыт {p['closed_at']:%d.%m.%Y} ({p['closed_by']})."]
+    if p["pending_revision"]:
+        lines.append(f"После закрытия данные изменились; редакция {p['pending_revision']} не принята "
+                     f"(ltcreg period close {month:%Y-%m}), отчёт показывает редакцию {p['revision']}.")
+        for mart, c in p["pending_changes"].items():
+            measures = ", ".join(f"{LABELS.get(k, k)} {v:+}" for k, v in c["measures"].items())
+            lines.append(f"— {MART_TITLES.get(mart, mart)}: строк добавлено {c['rows_added']}, удалено "
+                         f"{c['rows_removed']}, изменено {c['rows_changed']}" + (f"; {measures}" if measures else ""))
+        batches = p["pending_batches"] or []
+        lines.append("Пакеты загрузки после закрытия: " + (", ".join(map(str, batches)) if batches else "нет") + ".")
+    return lines
+
+
 def monthly(month: dt.date, out_dir: Path | None = None) -> dict:
     month = month.replace(day=1)
     out_dir = Path(out_dir or os.environ.get("LTC_REPORTS_DIR") or db.var_dir() / "reports")
     out_dir.mkdir(parents=True, exist_ok=True)
     data = collect(month)
+    about = edition(month)
     xlsx, page = out_dir / f"ltc-monitoring-{month:%Y-%m}.xlsx", out_dir / f"ltc-monitoring-{month:%Y-%m}.html"
-    write_xlsx(xlsx, month, data)
-    write_html(page, month, data)
-    return {"xlsx": str(xlsx), "html": str(page), "rows": {s.title: len(r) for s, r in data}}
+    write_xlsx(xlsx, month, data, about)
+    write_html(page, month, data, about)
+    return {"xlsx": str(xlsx), "html": str(page), "rows": {s.title: len(r) for s, r in data}, "edition": about}
 
 
 def previous_month(day: dt.date) -> dt.date:

@@ -15,9 +15,22 @@ import re
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+
+
+def natural_keys() -> list[dict]:
+    """sql/current/natural_keys.csv: each source entity's natural key (a SQL expression over its staging
+    row) and whether its source can delete keys."""
+    with open(SQL_DIR / "current" / "natural_keys.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# The current layer: one view per source entity, the current version of each natural key (generated
+# from natural_keys.csv and sql/current/current.sql), read by every model instead of staging.
+CURRENT = [f"cur_{row['entity']}" for row in natural_keys()]
 # Creation order matters where a view reads another.
-INTERMEDIATE = ["int_person_record", "int_recipient_person", "int_supplement", "int_supplement_month",
-                "int_delivery_month", "int_person_key", "int_identification", "int_person_pathway",
+INTERMEDIATE = ["cur_deletion", *CURRENT, "int_person_record", "int_recipient_person", "int_person_place",
+                "int_person_status", "int_person_level", "int_hospital_stay", "int_supplement",
+                "int_supplement_month", "int_person_key", "int_identification", "int_person_pathway",
                 "int_package_month", "int_kpi_measure"]
 MARTS = ["mart_recipients_by_level", "mart_identification_funnel", "mart_package_execution_recipient",
          "mart_package_execution_provider", "mart_coverage", "mart_kpi", "mart_rental_points", "mart_care_school",
@@ -30,6 +43,16 @@ def sql_text(layer: str, name: str) -> str:
     return (SQL_DIR / layer / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def model_sql(name: str) -> str:
+    """The CREATE VIEW statement of an intermediate model (a current-layer view is generated)."""
+    if name in CURRENT:
+        row = next(r for r in natural_keys() if f"cur_{r['entity']}" == name)
+        deleted = sql_text("current", "deleted") if row["deletable"] == "true" else ""
+        fill = {"entity": row["entity"], "natural_key": row["natural_key"]}
+        return sql_text("current", "current").format(**fill, deleted=deleted.rstrip("\n").format(**fill))
+    return sql_text("intermediate", name)
+
+
 def published_schema(name: str) -> str:
     return "worklist" if name.startswith("worklist_") else "marts"
 
@@ -37,7 +60,9 @@ def published_schema(name: str) -> str:
 # Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
 # DuckDB build (etl/martengine.py); views like the rest in PostgreSQL.
 MATERIALIZED = {"int_supplement_month", "int_package_month", "int_kpi_measure", "int_person_key",
-                "int_recipient_person"}
+                "int_recipient_person", "int_person_place", "int_person_level", "int_hospital_stay",
+                "cur_optima_care_report", "cur_optima_recipient", "cur_optima_supplement", "cur_optima_assessment",
+                "cur_health_medical_event"}
 # Marts PostgreSQL computes itself in either engine: small ones whose decimal formulas over configured
 # parameters must stay exact numeric arithmetic (DuckDB divides decimals in binary floating point), or
 # that read the audit tables. A materialized model they read comes from DuckDB as a temporary table.
@@ -52,7 +77,7 @@ def apply_views(cur) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_views'))")  # tasks run in parallel
     changed = False
     for name in INTERMEDIATE:
-        text = sql_text("intermediate", name)
+        text = model_sql(name)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f"register.{name}",))
         current = cur.fetchone()[0]
@@ -118,7 +143,7 @@ def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dic
     meanwhile cannot land between the tables copied to DuckDB, nor between two marts."""
     import psycopg2.extensions
 
-    from etl import martengine
+    from etl import martengine, periods
 
     if cur.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -127,12 +152,17 @@ def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dic
     apply_views(cur)
     load_configuration(cur)
     if (engine_name or engine()) == "postgres":
-        return {name: build_mart(cur, name, schema) for name in MARTS}
-    in_duckdb = [m for m in MARTS if m not in IN_POSTGRES]
-    shipped = [m for m in martengine.models_read(IN_POSTGRES) if m in MATERIALIZED]
-    counts = martengine.build(cur, in_duckdb, schema, shipped)
-    for name in IN_POSTGRES:
-        counts[name] = build_mart(cur, name, schema, {m: f"pg_temp.{m}" for m in shipped})
+        counts = {name: build_mart(cur, name, schema) for name in MARTS}
+    else:
+        in_duckdb = [m for m in MARTS if m not in IN_POSTGRES]
+        shipped = [m for m in martengine.models_read(IN_POSTGRES) if m in MATERIALIZED]
+        counts = martengine.build(cur, in_duckdb, schema, shipped)
+        for name in IN_POSTGRES:
+            counts[name] = build_mart(cur, name, schema, {m: f"pg_temp.{m}" for m in shipped})
+    if periods.apply(cur, schema):  # closed months keep their accepted figures; a change opens a revision
+        for name in periods.PERIOD_MARTS:
+            cur.execute(f"SELECT count(*) FROM {schema}.{name}")
+            counts[name] = cur.fetchone()[0]
     return {name: counts[name] for name in MARTS}
 
 

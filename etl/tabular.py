@@ -152,7 +152,8 @@ def own_csv(path: Path | list[Path], types: dict[str, str]) -> str:
     which turns an over-long row into a clear rejection."""
     files = "[" + ", ".join(_lit(str(p)) for p in (path if isinstance(path, list) else [path])) + "]"
     return (f"read_csv({files}, columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
-            f" escape = '\"', nullstr = '', allow_quoted_nulls = true, auto_detect = false, strict_mode = true,"
+            f" escape = '\"', new_line = '\\n', nullstr = '', allow_quoted_nulls = true, auto_detect = false,"
+            f" strict_mode = true,"
             f" max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})")
 
 
@@ -208,6 +209,15 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
         log.info("%s: DuckDB refused the file (%s), reading it row by row", direct["path"], redact.safe_message(e))
         con.execute("DROP TABLE IF EXISTS cells")
         return False
+    # DuckDB 2.0 in strict mode can read no row at all, silently, from a file whose line ends it misjudged:
+    # a file with more than its header line then goes the Python way
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM cells LIMIT 1)").fetchone()[0]:
+        with open(path, "rb") as f:
+            f.readline()
+            if f.read(1024).strip():
+                log.info("%s: DuckDB read no rows, reading it row by row", direct["path"])
+                con.execute("DROP TABLE cells")
+                return False
     # Rows keep file order (insertion order is preserved): row n of the data is line n + 1 of the file.
     # Rows whose every cell is blank are not records (the Python reader skips them too). An OR chain, not
     # one concatenation: DuckDB stops at the first non-blank cell, and this view is scanned several times.

@@ -12,11 +12,8 @@ import pytest
 
 # Published formats and samples live beside the project (../shared/reference); LTC_REFERENCE overrides.
 REFERENCE = Path(os.environ.get("LTC_REFERENCE") or Path(__file__).resolve().parents[1].parent / "shared" / "reference")
-DATA_TABLES = ["raw.record", "quarantine.record", "register.person_link", "register.link_history", "register.merge", "register.review",
-               "register.person", "register.linkage_model", "register.build_run",
-               "audit.expectation_result", "audit.pipeline_run", "marts.mart_recipients_by_level",
-               "marts.mart_data_quality",
-               "audit.load_batch", "audit.source_watermark"]
+# Everything a run writes: every table of these schemas (reference data in ref is kept).
+DATA_SCHEMAS = ["raw", "staging", "quarantine", "register", "audit", "build", "marts", "worklist", "frozen"]
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +36,11 @@ def truncate_all(pg_url):
     from etl import db
 
     with db.transaction(pg_url) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'")
-        for (t,) in cur.fetchall():
-            cur.execute(f"TRUNCATE staging.{t} RESTART IDENTITY")
+        cur.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+                    " AND table_schema = ANY(%s) AND table_name <> 'alembic_version'", (DATA_SCHEMAS,))
+        tables = [t for (t,) in cur.fetchall()]
+        cur.execute("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
+        cur.execute("DROP SCHEMA frozen CASCADE; CREATE SCHEMA frozen")  # frozen months' tables, made on close
     return pg_url
 
 
@@ -64,10 +62,22 @@ def query(sql: str, params=None):
         return cur.fetchall() if cur.description else None
 
 
+def fixture_batch(name: str = "fixture", source: str = "optima", source_time=None) -> int:
+    """A loaded batch for hand-built staging rows (the current layer reads loaded batches only): the
+    one named `name`, created on first use. Batches made later are later versions."""
+    found = query("SELECT batch_id FROM audit.load_batch WHERE file_name = %s", (name,))
+    if found:
+        return found[0][0]
+    return query("INSERT INTO audit.load_batch (source, file_name, file_sha256, status, source_time) "
+                 "VALUES (%s, %s, md5(%s), 'loaded', %s) RETURNING batch_id", (source, name, name, source_time))[0][0]
+
+
 def insert_staging(table: str, **values):
-    """One row straight into staging.<table> (batch 1, a fresh locator): for hand-built fixtures."""
+    """One row straight into staging.<table> (the fixture batch unless batch_id is given, a fresh locator):
+    for hand-built fixtures."""
     import uuid
 
-    values = {"batch_id": 1, "locator": uuid.uuid4().hex[:8], **values}
+    values = {"locator": uuid.uuid4().hex[:8], **values}
+    values.setdefault("batch_id", fixture_batch())
     query(f"INSERT INTO staging.{table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
           list(values.values()))

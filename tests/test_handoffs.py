@@ -8,11 +8,11 @@ import pytest
 
 from etl import db, duckpipe, register, sqlmodels
 from etl.normalize import snils_checksum
-from tests.conftest import query
+from tests.conftest import fixture_batch, query
 
 # Every kind of text the dialect must carry as it is: quotes (lone, doubled, at either end), the
 # delimiter, line breaks, backslashes, PostgreSQL's text-format NULL marker, '' (not NULL), spaces.
-HOSTILE = ['Иванов "мл"', 'СНТ "Ромашка", уч. 5', '"', '""', '"начало', 'конец"', "a,b,,c", "строка 1\nстрока 2",
+HOSTILE = ["lone\rcr", 'Иванов "мл"', 'СНТ "Ромашка", уч. 5', '"', '""', '"начало', 'конец"', "a,b,,c", "строка 1\nстрока 2",
            "cr\r\nlf", "back\\slash\\", "\\N", "\\.", "", " ", "NULL", "null", "O'Нил", "tab\there", "'", ";"]
 
 
@@ -63,13 +63,13 @@ def test_a_failed_hand_off_names_the_line_not_the_row(tmp_path):
         duckpipe.load(duckdb.connect(), "t", {"n": "INTEGER", "a": "VARCHAR", "b": "VARCHAR"}, path, rows=2)
 
 
-def _person_rows(n: int):
+def _person_rows(n: int, batch: int):
     """n referral rows, every 50th of the second half with hostile text in each text column the register
     reads (DuckDB's sniffer got the dialect right when it saw such a row in its sample at the start)."""
     for i in range(n):
         body = f"{100000000 + i * 7919:09d}"
         odd = HOSTILE[(i // 50) % len(HOSTILE)] if i % 50 == 0 and i >= n // 2 else ""
-        yield (1, f"L{i}", "МО" + odd, f"R{i}{odd}", dt.date(2024, 1, 1 + i % 28), body + snils_checksum(body),
+        yield (batch, f"L{i}", "МО" + odd, f"R{i}{odd}", dt.date(2024, 1, 1 + i % 28), body + snils_checksum(body),
                f"Фамилия{i % 997}{odd}", "Имя" + odd, "Отчество" + odd, "F" if i % 2 else "M",
                dt.date(1930 + i % 60, 1 + i % 12, 1 + i % 28), f"ул. Мира, д. {i}{odd}", f"20{i % 9}01000{odd}",
                "other", False, False)
@@ -82,7 +82,7 @@ def test_register_build_with_quotes_and_line_breaks_in_every_text_column(clean_d
         db.copy_rows(cur, "staging.health_referral",
                      ["batch_id", "locator", "mo_code", "referral_id", "referral_date", "snils", "surname",
                       "first_name", "patronymic", "sex", "birth_date", "address", "oktmo", "channel", "consent",
-                      "diagnosis_withheld"], _person_rows(n))
+                      "diagnosis_withheld"], _person_rows(n, fixture_batch()))
         # what the linkage reads is what PostgreSQL holds, value for value
         sqlmodels.apply_views(cur)
         con = register._export(cur)
@@ -116,12 +116,13 @@ def test_random_hostile_text_never_stops_the_register_or_the_marts(clean_db, mon
 
     monkeypatch.setenv("LTC_MARTS_ENGINE", engine)
     rng = random.Random(22)
+    batch = fixture_batch()
     rows = []
     for i in range(400):
         text = [_nasty(rng, long=(i % 97 == 5)) for _ in range(6)]
-        rows.append((1, f"F{i}", text[0], f"R{i}", dt.date(2024, 1, 1), None, text[1] or "Ф", text[2] or "И",
+        rows.append((batch, f"F{i}", text[0], f"R{i}", dt.date(2024, 1, 1), None, text[1] or "Ф", text[2] or "И",
                      text[3], "M", dt.date(1940, 1, 1 + i % 28), text[4], text[5], "other", False, False))
-    recipients = [(1, f"O{i}", "E1", f"RID{i}{_nasty(rng)}", _nasty(rng) or "Ф", _nasty(rng) or "И", _nasty(rng),
+    recipients = [(batch, f"O{i}", "E1", f"RID{i}{_nasty(rng)}", _nasty(rng) or "Ф", _nasty(rng) or "И", _nasty(rng),
                    dt.date(1941, 2, 1 + i % 28), _nasty(rng), _nasty(rng), "receiving", _nasty(rng))
                   for i in range(200)]
     with db.transaction() as conn, conn.cursor() as cur:

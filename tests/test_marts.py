@@ -131,18 +131,20 @@ def test_recipients_by_level_with_exits(region):
 
 def test_package_execution(region):
     got = {(r[0], r[1]): r[2:] for r in rows(
-        "SELECT month, provider_id, assigned_minutes, delivered_minutes, delivery_ratio, under_delivered "
-        "FROM marts.mart_package_execution_recipient")}
-    # P1: 420 min/week × 29 days / 7 = 1740 in February, × 31 / 7 = 1860 in March
-    assert got[(D(2024, 2, 1), "PRV1")] == (1740, 1800, pytest.approx(1.034, abs=1e-3), False)
-    assert got[(D(2024, 3, 1), "PRV1")] == (1860, 1000, pytest.approx(0.538, abs=1e-3), True)
+        "SELECT month, provider_id, assigned_minutes, delivered_minutes, delivery_ratio, under_delivered, "
+        "hospital_days, hospital_minutes FROM marts.mart_package_execution_recipient")}
+    # P1: 420 min/week × 29 days / 7 = 1740 in February; in March in hospital 5–12 March: 7 bed-days (the
+    # discharge day is at home), so 420 × (31 − 7) / 7 = 1440 assigned, 420 × 7 / 7 = 420 not assigned;
+    # 1000 / 1440 = 0.694, under 0.9
+    assert got[(D(2024, 2, 1), "PRV1")] == (1740, 1800, pytest.approx(1.034, abs=1e-3), False, 0, 0)
+    assert got[(D(2024, 3, 1), "PRV1")] == (1440, 1000, pytest.approx(0.694, abs=1e-3), True, 7, 420)
     # P4: 600 min/week × 20 days (to death) / 7 = 1714.3 → 1714
-    assert got[(D(2024, 2, 1), "PRV2")] == (1714, 1700, pytest.approx(0.992, abs=1e-3), False)
+    assert got[(D(2024, 2, 1), "PRV2")] == (1714, 1700, pytest.approx(0.992, abs=1e-3), False, 0, 0)
     prov = rows("SELECT month, provider_id, recipients, under_delivered_recipients FROM "
                 "marts.mart_package_execution_provider ORDER BY 1, 2")
     assert prov == [(D(2024, 2, 1), "PRV1", 1, 0), (D(2024, 2, 1), "PRV2", 1, 0), (D(2024, 3, 1), "PRV1", 1, 1)]
     [w] = rows("SELECT surname, month, assigned_minutes, delivered_minutes FROM worklist.worklist_under_delivery")
-    assert w == ("Орлова", D(2024, 3, 1), 1860, 1000)
+    assert w == ("Орлова", D(2024, 3, 1), 1440, 1000)
 
 
 def test_reassessment_worklist(region):

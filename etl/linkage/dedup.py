@@ -183,8 +183,11 @@ def _read_person_csv(path: Path) -> str:
     if not header or len(set(header)) != len(header) or any(not h for h in header):
         raise ValueError(f"{path}: the header row needs distinct, non-empty column names")
     columns = "{" + ", ".join("'" + h.replace("'", "''") + "': 'VARCHAR'" for h in header) + "}"
+    # DuckDB 2.0 in strict mode reads nothing, silently, when new_line is '\r\n' (or is not the file's):
+    # named only for LF files, CRLF is left to its detection
+    line_end = "" if line.endswith("\r\n") else " new_line = '\\n',"
     return (f"read_csv(?, header = true, columns = {columns}, encoding = 'utf-8', delim = '{delimiter}',"
-            " quote = '\"', escape = '\"', nullstr = '', auto_detect = false, strict_mode = true)")
+            f" quote = '\"', escape = '\"',{line_end} nullstr = '', auto_detect = false, strict_mode = true)")
 
 
 def _sql_path(path: Path) -> str:

@@ -18,7 +18,7 @@ WITH months AS (
 ), events AS (  -- (the month computed first, as a date: a hash join on person and month, not a filter)
     SELECT em.month, em.event_type, count(*) AS n
     FROM (SELECT l.person_id, date_trunc('month', e.start_date)::date AS month, e.event_type
-          FROM staging.health_medical_event e
+          FROM register.cur_health_medical_event e
           JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
           WHERE e.event_type IN ('hospitalisation', 'ambulance', 'outpatient')) em
     JOIN receiving_month r ON r.person_id = em.person_id AND r.month = em.month
@@ -31,9 +31,9 @@ WITH months AS (
     FROM events WHERE event_type IN ('hospitalisation', 'ambulance', 'outpatient') GROUP BY 1, 2
     UNION ALL
     SELECT date_trunc('month', hire_date)::date, 'assistants_newly_employed', count(*)
-    FROM staging.optima_staff WHERE role = 'care_assistant' AND previously_unemployed GROUP BY 1
+    FROM register.cur_optima_staff WHERE role = 'care_assistant' AND previously_unemployed GROUP BY 1
 ), staff AS (
-    SELECT DISTINCT ON (staff_id) * FROM staging.optima_staff ORDER BY staff_id, batch_id DESC, stg_id DESC
+    SELECT * FROM register.cur_optima_staff
 ), stock AS (
     SELECT p.period_kind, p.period_start, p.period_end, v.measure, v.value
     FROM periods p

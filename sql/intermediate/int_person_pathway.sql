@@ -13,19 +13,19 @@ WITH first_id AS (  -- (row_number: see int_recipient_person)
            min(a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL) AS first_recognition,
            (array_agg(a.care_level ORDER BY a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL))[1]
                AS first_level
-    FROM staging.optima_assessment a
+    FROM register.cur_optima_assessment a
     JOIN register.int_recipient_person rp USING (recipient_id)
     GROUP BY rp.person_id
 ), contracted AS (
     SELECT rp.person_id, min(c.contract_date) AS first_contract
-    FROM staging.optima_contract c
+    FROM register.cur_optima_contract c
     JOIN register.int_recipient_person rp USING (recipient_id)
     GROUP BY rp.person_id
 ), package AS (
     SELECT person_id, min(start_date) AS first_package_day FROM register.int_supplement GROUP BY person_id
 ), served AS (
     SELECT rp.person_id, min(c.month) AS first_service_month
-    FROM staging.optima_care_report c
+    FROM register.cur_optima_care_report c
     JOIN register.int_recipient_person rp USING (recipient_id)
     WHERE c.minutes_delivered > 0
     GROUP BY rp.person_id

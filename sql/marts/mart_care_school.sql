@@ -1,7 +1,7 @@
 -- Grain: month × municipality × trainee kind. Trainings of the schools of care: sessions, people
 -- trained (relatives by recipient, assistants by training record) and hours.
 WITH t AS (
-    SELECT DISTINCT ON (training_id) * FROM staging.optima_care_school ORDER BY training_id, batch_id DESC, stg_id DESC
+    SELECT * FROM register.cur_optima_care_school
 )
 SELECT date_trunc('month', t.training_date)::date AS month, coalesce(t.oktmo, '00000000') AS oktmo,
        coalesce(m.name, 'региональная школа') AS municipality, t.trainee_kind,

@@ -1,16 +1,17 @@
 -- Grain: month × provider × municipality. The supplement's execution by each provider: recipients
--- served, minutes assigned and delivered, recipients under-delivered. Rolled up from the recipient
+-- served, minutes assigned (hospital days taken out) and delivered, recipients under-delivered. Rolled up from the recipient
 -- mart of the same build (built just before it: sqlmodels.MARTS order), not from the person-months.
 -- (The ratio rounded in integers, as in the recipient mart.)
 WITH p AS (
     SELECT month, coalesce(provider_id, 'не указан') AS provider_id, oktmo,
            count(*)::int AS recipients, sum(assigned_minutes)::bigint AS assigned_minutes,
            sum(delivered_minutes)::bigint AS delivered_minutes,
-           count(*) FILTER (WHERE under_delivered)::int AS under_delivered_recipients
+           count(*) FILTER (WHERE under_delivered)::int AS under_delivered_recipients,
+           sum(hospital_days)::int AS hospital_days, sum(hospital_minutes)::bigint AS hospital_minutes
     FROM build.mart_package_execution_recipient
     GROUP BY month, provider_id, oktmo
 )
-SELECT month, provider_id, oktmo, recipients, assigned_minutes, delivered_minutes,
+SELECT month, provider_id, oktmo, recipients, assigned_minutes, delivered_minutes, hospital_days, hospital_minutes,
        CASE WHEN assigned_minutes > 0
             THEN round(((2000 * delivered_minutes + assigned_minutes) / (2 * assigned_minutes))::numeric / 1000, 3)
        END AS delivery_ratio,

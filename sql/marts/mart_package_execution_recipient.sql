@@ -1,17 +1,20 @@
 -- Grain: month × recipient (pseudonymous person_key) × provider. Minutes of the social package
 -- assigned by the supplements in force against minutes the care assistants reported delivered;
--- under_delivered when delivered is below ref.setting 'under_delivery_share' of assigned.
+-- days in hospital are not assigned (hospital_days, and the minutes they would have had:
+-- hospital_minutes); under_delivered when delivered is below ref.setting 'under_delivery_share' of assigned.
 -- (Grouped on the integer person id first: the pseudonym joins 1 row per group, not every row.)
 -- The ratio is rounded in integers (half up, as round() does for delivered ≥ 0, a check of staging),
 -- so PostgreSQL and DuckDB (whose decimal division is binary floating point) give the same figure.
 WITH g AS (
     SELECT month, person_id, coalesce(oktmo, '00000000') AS oktmo, provider_id, max(care_level) AS care_level,
-           sum(assigned_minutes)::bigint AS assigned, sum(delivered_minutes)::bigint AS delivered
+           sum(assigned_minutes)::bigint AS assigned, sum(delivered_minutes)::bigint AS delivered,
+           sum(hospital_days)::int AS hospital_days, sum(hospital_minutes)::bigint AS hospital_minutes
     FROM register.int_package_month
     GROUP BY month, person_id, oktmo, provider_id
 )
 SELECT g.month, k.person_key, g.oktmo, g.provider_id, g.care_level,
-       g.assigned::int AS assigned_minutes, g.delivered::int AS delivered_minutes,
+       g.assigned::int AS assigned_minutes, g.delivered::int AS delivered_minutes, g.hospital_days,
+       g.hospital_minutes::int AS hospital_minutes,
        CASE WHEN g.assigned > 0
             THEN round(((2000 * g.delivered + g.assigned) / (2 * g.assigned))::numeric / 1000, 3)
        END AS delivery_ratio,

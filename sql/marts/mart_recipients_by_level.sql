@@ -2,7 +2,9 @@
 -- recipients: distinct register persons with a supplement in force in the month at that level;
 -- entered: persons whose first supplement month is this month; exited: persons whose last
 -- supplement month is this month and whose package has ended before the data end, split by
--- reason: death (ЗАГС), refusal of the package, other loss of the right.
+-- reason: death (ЗАГС), refusal of the package, other loss of the right — the reason of the exit the
+-- card recorded from that month on (int_person_status), so a later change of the card keeps it.
+-- Persons are counted where and at the level they were in the month (int_supplement_month).
 WITH pm AS (
     SELECT person_id, oktmo, month, max(care_level) AS care_level
     FROM register.int_supplement_month
@@ -13,12 +15,14 @@ WITH pm AS (
 ), data_end AS (
     SELECT max(month) AS month FROM pm
 ), reason AS (
-    SELECT p.person_id,
+    SELECT b.person_id,
            CASE WHEN p.death_date IS NOT NULL THEN 'death'
-                WHEN bool_or(rp.exit_reason = 'refusal') THEN 'refusal' ELSE 'other' END AS exit_reason
-    FROM register.person p
-    LEFT JOIN register.int_recipient_person rp USING (person_id)
-    GROUP BY p.person_id, p.death_date
+                WHEN bool_or(st.exit_reason = 'refusal') THEN 'refusal' ELSE 'other' END AS exit_reason
+    FROM bounds b
+    JOIN register.person p USING (person_id)
+    LEFT JOIN register.int_person_status st
+           ON st.person_id = b.person_id AND st.status = 'exited' AND st.valid_to > b.last_month
+    GROUP BY b.person_id, p.death_date
 )
 SELECT pm.month, coalesce(pm.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,
        pm.care_level,

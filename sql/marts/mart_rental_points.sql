@@ -2,11 +2,11 @@
 -- issues and returns in the month, people waiting and items in use at the month's end, and the
 -- median wait from request to issue of the items issued that month.
 WITH r AS (
-    SELECT DISTINCT ON (rental_id) * FROM staging.optima_rental ORDER BY rental_id, batch_id DESC, stg_id DESC
+    SELECT * FROM register.cur_optima_rental
 ), span AS (  -- to the data's end: the last month of any rental event or care report
     SELECT date_trunc('month', min(requested_date)) AS first_month,
            greatest(date_trunc('month', max(coalesce(returned_date, issued_date, requested_date))),
-                    (SELECT max(month) FROM staging.optima_care_report)) AS last_month
+                    (SELECT max(month) FROM register.cur_optima_care_report)) AS last_month
     FROM r
 ), months AS (
     SELECT g.m::date AS month

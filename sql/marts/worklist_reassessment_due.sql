@@ -7,11 +7,11 @@ WITH as_of AS (
     SELECT DISTINCT sm.person_id FROM register.int_supplement_month sm, as_of WHERE sm.month = date_trunc('month', as_of.d)
 ), last_assessment AS (
     SELECT rp.person_id, max(a.assessment_date) AS d
-    FROM staging.optima_assessment a JOIN register.int_recipient_person rp USING (recipient_id)
+    FROM register.cur_optima_assessment a JOIN register.int_recipient_person rp USING (recipient_id)
     GROUP BY rp.person_id
 ), last_hospitalisation AS (
     SELECT l.person_id, max(e.start_date) AS d
-    FROM staging.health_medical_event e
+    FROM register.cur_health_medical_event e
     JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
     WHERE e.event_type = 'hospitalisation'
     GROUP BY l.person_id

@@ -1,0 +1,26 @@
+-- Hospital stays of each person (current versions of the health and ОМС events of type
+-- hospitalisation), overlapping ones merged: [admitted, left) in days, the admission day counted and
+-- the discharge day not (as bed-days are counted; a same-day stay is one day). A stay without a
+-- discharge date counts at most ref.setting 'open_hospital_stay_days' (a longer one is a gap in the data).
+CREATE VIEW register.int_hospital_stay AS
+WITH s AS (
+    SELECT l.person_id, e.start_date AS admitted,
+           greatest(coalesce(e.end_date, e.start_date + o.days), e.start_date + 1) AS left_on
+    FROM register.cur_health_medical_event e
+    JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
+    CROSS JOIN (SELECT value::int AS days FROM ref.setting WHERE key = 'open_hospital_stay_days') o
+    WHERE e.event_type = 'hospitalisation'
+), ordered AS (  -- a stay starting after every earlier one has ended begins a new merged stay
+    SELECT person_id, admitted, left_on,
+           max(left_on) OVER (PARTITION BY person_id ORDER BY admitted, left_on
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_left
+    FROM s
+), islands AS (
+    SELECT person_id, admitted, left_on,
+           sum(CASE WHEN earlier_left IS NULL OR admitted > earlier_left THEN 1 ELSE 0 END)
+               OVER (PARTITION BY person_id ORDER BY admitted, left_on ROWS UNBOUNDED PRECEDING) AS island
+    FROM ordered
+)
+SELECT person_id, min(admitted) AS admitted, max(left_on) AS left_on
+FROM islands
+GROUP BY person_id, island;
