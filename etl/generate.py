@@ -628,7 +628,54 @@ class Generator:
                                         r["service"], r["minutes"], r["assistant"]] for r in self.reports])
         tables.update(self.optima_operations())
         export_id = f"OPTIMA-{self.cfg.as_of:%Y%m%d}-{self.cfg.seed}"
-        manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.0",
+        counts = self._bundle(folder, export_id, f"{self.cfg.as_of.isoformat()}T23:00:00+03:00", tables)
+        corrections = self.optima_corrections(tables)
+        fixed = self._bundle(folder, f"{export_id}-corrected", f"{(self.cfg.as_of + dt.timedelta(days=5)).isoformat()}"
+                             "T10:00:00+03:00", corrections)
+        counts["optima_corrections"] = sum(fixed.values())
+        return counts
+
+    def optima_corrections(self, tables: dict) -> dict:
+        """A later export, as ОПТИМА sends them: a few care reports corrected, a few cards changed (some of
+        them a move), and supplements entered by mistake deleted with their reports (deletions.csv)."""
+        rng = self.rng
+        out: dict[str, tuple[list[str], list[list]]] = {}
+        header, reports = tables["care_reports.csv"]
+        minutes = header.index("minutes_delivered")
+        fixed = [r[:minutes] + [max(0, int(r[minutes]) + rng.choice([-120, -60, 60, 120]))] + r[minutes + 1:]
+                 for r in reports if rng.random() < 0.02]
+        header_r, cards = tables["recipients.csv"]
+        oktmo, address = header_r.index("oktmo"), header_r.index("address")
+        municipalities = [m["oktmo"] for m in self.munis]
+        moved = []
+        for c in cards:
+            if rng.random() < 0.01:
+                c = list(c)
+                if rng.random() < 0.5:
+                    c[oktmo] = rng.choice([m for m in municipalities if m != c[oktmo]])
+                    c[address] = c[address] + ", кв. " + str(rng.randint(1, 99))
+                else:
+                    c[header_r.index("phone")] = f"+7 9{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-00"
+                moved.append(c)
+        header_s, supplements = tables["supplements.csv"]
+        mistaken = [s[0] for s in supplements if rng.random() < 0.005]
+        supplement = header.index("supplement_id")
+        mistaken_ids = set(mistaken)
+        gone = [r[0] for r in reports if r[supplement] in mistaken_ids]
+        gone_ids = set(gone)
+        fixed = [r for r in fixed if r[0] not in gone_ids]
+        if fixed:
+            out["care_reports.csv"] = (header, fixed)
+        if moved:
+            out["recipients.csv"] = (header_r, moved)
+        deletions = [["supplements", sid, self.cfg.as_of.isoformat(), "ошибочный ввод"] for sid in mistaken] + \
+                    [["care_reports", rid, self.cfg.as_of.isoformat(), "ошибочный ввод"] for rid in gone]
+        if deletions:
+            out["deletions.csv"] = (["table", "record_id", "deleted_on", "reason"], deletions)
+        return out
+
+    def _bundle(self, folder: Path, export_id: str, exported_at: str, tables: dict) -> dict:
+        manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.1", "exported_at": exported_at,
                     "period_from": self.cfg.start.isoformat(), "period_to": self.cfg.as_of.isoformat(), "files": []}
         blobs = {}
         for name, (header, body) in tables.items():

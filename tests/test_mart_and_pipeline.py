@@ -1,5 +1,7 @@
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import zipfile
 
@@ -76,3 +78,43 @@ def test_whole_pipeline_is_idempotent(clean_db, region):
                  "FROM register.person)") == snapshot
     assert query("SELECT month, oktmo, care_level, recipients FROM marts.mart_recipients_by_level "
                  "ORDER BY 1, 2, 3") == mart
+
+
+def _current_care_reports(folder):
+    """The care reports as ОПТИМА holds them after every export, read from the bundles here and not by the
+    pipeline: later export wins per report_id, a deletion removes it (within one bundle the deletion wins)."""
+    bundles = []
+    for path in folder.glob("*.zip"):
+        with zipfile.ZipFile(path) as z:
+            manifest = json.loads(z.read("manifest.json"))
+            read = {n: list(csv.DictReader(io.StringIO(z.read(n).decode("utf-8")))) for n in z.namelist()
+                    if n.endswith(".csv")}
+        bundles.append((manifest["exported_at"], read))
+    current = {}
+    for _, read in sorted(bundles, key=lambda b: b[0]):
+        for r in read.get("care_reports.csv", []):
+            current[r["report_id"]] = r
+        for d in read.get("deletions.csv", []):
+            if d["table"] == "care_reports":
+                current.pop(d["record_id"], None)
+    return current
+
+
+def test_delivered_minutes_follow_the_corrected_export(clean_db, region):
+    """The generated region has a second ОПТИМА export correcting ~2 % of care reports and deleting
+    mistaken supplements with their reports: the published delivered minutes per month are those of
+    the current reports (summing every staged version was the bug of issue 15)."""
+    out, counts = region
+    assert counts["optima_corrections"] > 0
+    pipeline.run_all(str(out), "run1")
+    reports = _current_care_reports(out / "optima")
+    staged = query("SELECT count(*) FROM staging.optima_care_report")[0][0]
+    assert staged > len(reports)  # the corrections landed as versions beside the first export
+    expected = {}
+    for r in reports.values():
+        month = r["month"][:7]
+        expected[month] = expected.get(month, 0) + int(r["minutes_delivered"])
+    got = dict(query("SELECT to_char(month, 'YYYY-MM'), sum(delivered_minutes)::bigint "
+                     "FROM marts.mart_package_execution_provider GROUP BY 1"))
+    assert got == {m: v for m, v in expected.items() if m in got}
+    assert sum(got.values()) == sum(expected.values())
