@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -118,7 +119,9 @@ def main() -> None:
     ap.add_argument("--corrected", type=float, default=0.1,
                     help="share of every OPTIMA table exported again, corrected (0 = none)")
     a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # BENCH_DEBUG=1: each model's and mart's time in DuckDB
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("BENCH_DEBUG") else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s")
     with db.scratch_database("ltc_bench_marts"):
         db.upgrade()
         from etl import pipeline

@@ -75,8 +75,10 @@ def models_needed(marts: list[str], models: list[str] = ()) -> list[str]:
     return [m for m in sqlmodels.INTERMEDIATE if m in needed]
 
 
-def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """The tables the models and marts read → the (column, PostgreSQL type) they read of each.
+def _inputs(cur, models: list[str], marts: list[str], shipped: list[str] = ()) -> dict[str, list[tuple[str, str]]]:
+    """The tables the models and marts read → the (column, PostgreSQL type) they read of each; of a
+    source entity, what the models read of its current version (the current layer selects s.*:
+    planned whole it would ask for every staging column), unless it is `shipped` to PostgreSQL whole.
 
     DuckDB plans every mart over empty copies of the tables, and its projection pushdown tells the
     columns each table scan needs (optimizers that would prune scans of empty tables or fold filters
@@ -100,7 +102,8 @@ def _inputs(cur, models: list[str], marts: list[str]) -> dict[str, list[tuple[st
         used: dict[str, set[str]] = {}
         for name in marts:
             con.execute(f"CREATE VIEW build.{name} AS {sqlmodels.sql_text('marts', name)}")
-        for query in [f"SELECT * FROM build.{m}" for m in marts] + [f"SELECT * FROM register.{m}" for m in models]:
+        for query in [f"SELECT * FROM build.{m}" for m in marts] + [f"SELECT * FROM register.{m}" for m in models
+                                                                 if m not in sqlmodels.CURRENT or m in shipped]:
             plan = json.loads(con.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchall()[0][1])
             _scans(plan, used)
     return {table: [(c, k) for c, k in cols if c in used.get(table, ())]
@@ -154,7 +157,7 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
     Each mart goes into PostgreSQL, in a thread, as soon as DuckDB has it, while DuckDB computes the
     next (whose models are created when first needed)."""
     models = models_needed(marts, ship_models)
-    inputs = _inputs(cur, models, marts)
+    inputs = _inputs(cur, models, marts, ship_models)
     counts: dict[str, int] = {}
     created: set[str] = set()
     t0 = time.perf_counter()
@@ -177,7 +180,10 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
                 text = sqlmodels.model_sql(name)
                 if name in sqlmodels.MATERIALIZED:
                     text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE TABLE register.{name} AS", 1)
+                t = time.perf_counter()
+                log.debug("creating %s", name)
                 con.execute(text)
+                log.debug("%s created in %.1f s", name, time.perf_counter() - t)
                 created.add(name)
 
         # the PostgreSQL cursor belongs to the shipping thread until it is done

@@ -30,7 +30,7 @@ CURRENT = [f"cur_{row['entity']}" for row in natural_keys()]
 # Creation order matters where a view reads another.
 INTERMEDIATE = ["cur_deletion", *CURRENT, "int_person_record", "int_recipient_person", "int_person_place",
                 "int_person_status", "int_person_level", "int_hospital_stay", "int_supplement",
-                "int_supplement_month", "int_person_key", "int_identification", "int_person_pathway",
+                "int_supplement_grid", "int_supplement_month", "int_person_key", "int_identification", "int_person_pathway",
                 "int_package_month", "int_kpi_measure"]
 MARTS = ["mart_recipients_by_level", "mart_identification_funnel", "mart_package_execution_recipient",
          "mart_package_execution_provider", "mart_coverage", "mart_kpi", "mart_rental_points", "mart_care_school",
@@ -59,8 +59,8 @@ def published_schema(name: str) -> str:
 
 # Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
 # DuckDB build (etl/martengine.py); views like the rest in PostgreSQL.
-MATERIALIZED = {"int_supplement_month", "int_package_month", "int_kpi_measure", "int_person_key",
-                "int_recipient_person", "int_person_place", "int_person_level", "int_hospital_stay",
+MATERIALIZED = {"int_supplement_grid", "int_supplement_month", "int_package_month", "int_kpi_measure",
+                "int_person_key", "int_recipient_person", "int_person_place", "int_person_level", "int_hospital_stay",
                 "cur_optima_care_report", "cur_optima_recipient", "cur_optima_supplement", "cur_optima_assessment",
                 "cur_health_medical_event"}
 # Marts PostgreSQL computes itself in either engine: small ones whose decimal formulas over configured
