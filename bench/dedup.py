@@ -2,6 +2,12 @@
 suggests, on the project's generator.
 
     python bench/dedup.py --records 100000 [--records 1000000] [--no-baseline] [--increment 10000] [--keep DIR]
+                          [--snils-coverage 0.3] [--namesakes 0.02]
+
+--snils-coverage sets the share of records carrying SNILS (0 makes training fall back on EM);
+--namesakes adds that share of persons' namesakes (same full name and birth date, another
+municipality, own SNILS) and prints the calibration of the namesake rule: pairs of its pattern by
+expected namesakes, and how many of them are one person.
 
 For each size: generates records (not timed), runs the dedup in a child process (wall time and peak
 RSS of that process alone), evaluates against the truth, then the Splink baseline the same way.
@@ -69,15 +75,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", help="keep generated data and outputs in this folder")
+    ap.add_argument("--snils-coverage", type=float, help="share of records carrying SNILS (default: per source)")
+    ap.add_argument("--namesakes", type=float, default=0.0, help="share of persons given a namesake")
     ap.add_argument("--increment", type=int, default=0,
                     help="also time linking the last N records as an increment against a register of the others")
     a = ap.parse_args()
     for n in a.records or [100_000]:
         base = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="ltc-dedup-"))
-        folder = base / f"people-{n}"
+        folder = base / f"people-{n}-{a.snils_coverage}-{a.namesakes}"
         t = time.perf_counter()
         if not (folder / "records.csv").exists():
-            print(f"generating {n} records ...", generate_people(folder, records=n, seed=a.seed),
+            print(f"generating {n} records ...", generate_people(folder, records=n, seed=a.seed,
+                                                                 snils_coverage=a.snils_coverage,
+                                                                 namesakes=a.namesakes),
                   f"{time.perf_counter() - t:.1f} s", flush=True)
         runs = [("ltcreg dedup", "etl.linkage.dedup", "dedup_csv", "ours.csv")]
         if not a.no_baseline:
@@ -92,8 +102,39 @@ def main() -> None:
             print(f"counts {info.get('counts')}")
             for k, v in q.items():
                 print(f"  {k:40} {v:.4f}" if isinstance(v, float) else f"  {k:40} {v}")
+        if a.namesakes:
+            calibrate_namesakes(folder)
         if a.increment:
             increment(folder, a.increment)
+
+
+def calibrate_namesakes(folder: Path) -> None:
+    """The namesake rule's evidence in this data: every scored pair of its pattern (full name and
+    birth date alike, SNILS on one side at most, municipality and address different), by decade of
+    expected namesakes, with how many are truly one person; and the share the rule learnt from pairs
+    with SNILS on both sides."""
+    import math
+
+    from etl.linkage import dedup as d
+    from etl.linkage.model import weight_of
+
+    truth = {r["record_id"]: r["person_key"] for r in csv.DictReader(open(folder / "truth.csv", encoding="utf-8"))}
+    con = d.connect()
+    con.execute(f"CREATE TABLE raw AS SELECT * FROM {d._read_person_csv(folder / 'records.csv')}",
+                [str(folder / "records.csv")])
+    cols = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in d.features.INPUT_COLUMNS)
+    con.execute(f"CREATE VIEW linkage_input AS SELECT {cols}, rowid AS ord FROM raw")
+    res = d.link(con)
+    ids = dict(con.execute("SELECT rid, record_id FROM rec").fetchall())
+    pairs, same = Counter(), Counter()
+    for l, r, expected in d.namesake_pairs(con, res.settings, res.model, res.counts["records"], weight_of(0.5)):
+        decade = math.floor(math.log10(expected)) if expected > 0 else -99
+        pairs[decade] += 1
+        same[decade] += truth[ids[l]] == truth[ids[r]]
+    print(f"\n== namesake rule: learnt {res.counts['namesake_rule']}, held {res.counts['review_held']}")
+    print(f"  {'expected namesakes':22} {'pairs':>7} {'one person':>10} {'share':>7}")
+    for decade in sorted(pairs):
+        print(f"  [1e{decade}, 1e{decade + 1}){'':8} {pairs[decade]:7} {same[decade]:10} {same[decade] / pairs[decade]:7.1%}")
 
 
 def increment(folder: Path, k: int) -> None:

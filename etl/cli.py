@@ -186,8 +186,13 @@ def cmd_dedup(a) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     c = result.counts
-    print(f"{c['records']} records → {c['clusters']} persons; {c['links']} links, {c['review']} pairs for review, "
-          f"{c['refused']} refused by guards; written to {a.output}")
+    held = c.get("review_held", {})
+    print(f"{c['records']} records → {c['clusters']} persons; {c['links']} links, {c['review']} pairs for review "
+          f"(held instead of a link: {held.get('ambiguous', 0)} fitting two persons, {held.get('namesake', 0)} "
+          f"possible namesakes), {c['refused']} refused by guards; written to {a.output}")
+    m_by = set(result.model.meta.get("m_estimated_by", {}).values())
+    print("model:", "trained here" if a.model is None else f"from {a.model}",
+          f"(m by {', '.join(sorted(m_by))})" if m_by else "")
     print("timings (s):", ", ".join(f"{k} {v}" for k, v in result.timings.items()))
     return 0
 

@@ -56,10 +56,27 @@ class PeopleGenerator(Generator):
                 pairs.append(("spouses", a.key, b.key))
         return pairs
 
+    snils_coverage: float | None = None  # share of records carrying SNILS, overriding the sources' own
+
+    def namesakes(self, share: float) -> list[tuple[Person, Person]]:
+        """Different people of the same full name and birth date living elsewhere, each with a SNILS
+        of their own: the hard negatives of a real region, where one record without SNILS fits both."""
+        out = []
+        for a in self.rng.sample(self.persons, int(len(self.persons) * share)):
+            oktmo, address = self.new_address()
+            while oktmo == a.oktmo and len(self.munis) > 1:
+                oktmo, address = self.new_address()
+            b = self.new_person(sex=a.sex, birth=a.birth_date, address=(oktmo, address))
+            b.surname, b.first_name, b.patronymic, b.maiden_name = a.surname, a.first_name, a.patronymic, None
+            out.append((a, b))
+        return out
+
     def record(self, p: Person, source: tuple) -> dict:
         rng = self.rng
         name, _, snils_missing, noise = source
         on = self.cfg.as_of
+        if self.snils_coverage is not None:
+            snils_missing = 1 - self.snils_coverage
         d = self.noisy(p, on, snils_missing=snils_missing, noise=noise)
         surname, first, patr = d["surname"], d["first_name"], d["patronymic"]
         r = rng.random()
@@ -106,13 +123,24 @@ class PeopleGenerator(Generator):
                 "municipality": oktmo}
 
 
-def generate_people(out: Path, records: int = 100_000, seed: int = 7, as_of: dt.date | None = None) -> dict:
+def generate_people(out: Path, records: int = 100_000, seed: int = 7, as_of: dt.date | None = None,
+                    snils_coverage: float | None = None, namesakes: float = 0.0) -> dict:
+    """`snils_coverage` (0–1) sets the share of records carrying SNILS; `namesakes` adds that share of
+    persons' namesakes (same full name and birth date, another municipality, own SNILS)."""
     mean = sum(k * w for k, w in RECORDS_PER_PERSON)
     persons = max(10, int(records / mean))
     g = PeopleGenerator(Config(persons=persons, seed=seed, **({"as_of": as_of} if as_of else {})))
+    g.snils_coverage = snils_coverage
     g.population()
     sons = g.fathers_and_sons()
     hard = g.hard_pairs() + [("father_son", f.key, s.key) for f, s in sons]
+    if namesakes:
+        twins_in_name = g.namesakes(namesakes)
+        hard += [("namesakes_same_birth_date", a.key, b.key) for a, b in twins_in_name]
+        # each namesake right after its twin in name, so both get records before the count runs out
+        after = {a.key: b for a, b in twins_in_name}
+        planted = {b.key for b in after.values()}
+        g.persons = [x for p in g.persons if p.key not in planted for x in ([p, after[p.key]] if p.key in after else [p])]
     rng = g.rng
     out.mkdir(parents=True, exist_ok=True)
     sizes, weights = zip(*RECORDS_PER_PERSON)

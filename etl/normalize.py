@@ -227,7 +227,7 @@ ADDRESS_ABBREVIATIONS = {
     "район": "р-н", "поселок": "п", "пос": "п", "пгт": "п", "село": "с", "деревня": "дер", 
     "шоссе": "ш", "бульвар": "б-р", "бул": "б-р", "площадь": "пл", "микрорайон": "мкр",
 }
-_ADDR_SPLIT = re.compile(r"[^а-я0-9\-]+")
+_ADDR_SPLIT = re.compile(r"[^a-zа-я0-9\-]+")  # Latin letters stay: addresses as the data has them
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -8,6 +8,12 @@ that share a valid SNILS may merge over one conflicting attribute, not two. Manu
 first: a "match" joins two records whatever the guards say, a "no match" keeps them apart for good.
 Persons that already exist (incremental runs) are never merged automatically; such a proposal goes
 to review.
+
+Ambiguity goes to review, not to a merge: a record that would join a person while another person it
+fits almost as well (within `ambiguity_margin` bits) could not be that same person (two SNILS, a
+guard conflict) is held with both candidates; so is a pair whose only evidence is full name and
+birth date against another municipality and address, with SNILS on one side at most, where the name
+is common enough for a namesake to be likely (dedup.link flags those pairs).
 """
 from __future__ import annotations
 
@@ -181,10 +187,36 @@ class Clusterer:
             if a != b:
                 self._union(a, b)
 
-    def run(self, edges, link_weight: float, review_weight: float) -> None:
+    def _ambiguous(self, x: int, a: int, b: int, w: float, rivals: dict) -> bool:
+        """Record x (in cluster a) fits cluster b at weight w: does it fit, within the margin, a cluster
+        that may be x's but can never be b's?"""
+        for y, w2 in rivals.get(x, ()):
+            if w2 < w - self.margin:
+                break  # rivals are sorted by weight, strongest first
+            c = self.find(y)
+            if c in (a, b):
+                continue
+            if self._refusal(a, c) is None and self._refusal(b, c) is not None:
+                return True
+        return False
+
+    def _unswap(self, l: int, r: int, a: int, b: int) -> None:
+        """A record with surname and first name swapped (its first name is the other's surname) joins
+        under the other's first name, so the first-name guard compares what the names really are."""
+        for other, root in ((r, a), (l, b)):
+            if self.size[root] == 1 and root not in self.profiles:
+                self.profile(root).first = {self.records[other][1]} if self.records[other][1] else set()
+                return
+
+    def run(self, edges, link_weight: float, review_weight: float, rivals: dict | None = None,
+            namesakes: set | None = None, margin: float = 0.0, swapped: set | None = None) -> None:
         """edges: (l, r, weight) sorted by weight descending, then l, r (a deterministic order): every pair
-        at or above the review weight, and every pair sharing a valid SNILS whatever its weight."""
+        at or above the review weight, and every pair sharing a valid SNILS whatever its weight.
+        rivals: record → [(other record, weight)] strongest first, for the records that may be
+        ambiguous (without a valid SNILS, two or more candidates); namesakes: pairs (l, r) to hold;
+        swapped: pairs where one record has surname and first name the other way round."""
         weak = []
+        rivals, namesakes, self.margin = rivals or {}, namesakes or set(), margin
         find, parent, size, profiles, records = self.find, self.parent, self.size, self.profiles, self.records
         for l, r, w in edges:
             if w < link_weight:
@@ -192,6 +224,14 @@ class Clusterer:
                 continue
             a, b = find(l), find(r)
             if a == b:
+                continue
+            if swapped and (l, r) in swapped:
+                self._unswap(l, r, a, b)
+            if (l, r) in namesakes and self._refusal(a, b) is None:
+                self.decisions.append(Decision(l, r, w, "review:namesake"))
+                continue
+            if rivals and (self._ambiguous(l, a, b, w, rivals) or self._ambiguous(r, b, a, w, rivals)):
+                self.decisions.append(Decision(l, r, w, "review:ambiguous"))
                 continue
             # Fast path: a cluster without a profile holds only records equal to its root's; two such
             # clusters saying the same thing cannot conflict, and stay uniform when joined.

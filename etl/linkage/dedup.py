@@ -16,7 +16,7 @@ import pyarrow as pa
 from etl import duckpipe
 from etl.linkage import features, pairs, train
 from etl.linkage.cluster import Clusterer, Decision
-from etl.linkage.model import Model, explain, load_settings, weight_of
+from etl.linkage.model import Model, explain, gamma_sql, load_settings, weight_of
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,104 @@ def link(con, settings: dict | None = None, model: Model | None = None, incremen
         "SELECT snils, fn, dob, dob_year, dob_imprecise, sex, fixed FROM rec ORDER BY rid").fetchall()
     edges = con.execute(f"SELECT l, r, w FROM pairs WHERE w >= {review_w!r} OR g_snils = 0"
                         f" ORDER BY w DESC, l, r").fetchnumpy()
+    rivals = _rivals(con, review_w)
+    namesakes, namesake_rule = _namesakes(con, settings, model, n, link_w)
+    swapped = _swapped(con, settings, link_w)
     lap("fetch")
     c = Clusterer(records, settings["guards"])
     fixed = con.execute("SELECT list(rid ORDER BY rid) FROM rec WHERE fixed IS NOT NULL GROUP BY fixed"
                         " HAVING count(*) > 1 ORDER BY min(rid)").fetchall()
     c.seed([g[0] for g in fixed])
     c.apply_manual(*manual)
-    c.run(zip(edges["l"].tolist(), edges["r"].tolist(), edges["w"].tolist()), link_w, review_w)
+    c.run(zip(edges["l"].tolist(), edges["r"].tolist(), edges["w"].tolist()), link_w, review_w,
+          rivals=rivals, namesakes=namesakes, margin=th["ambiguity_margin"], swapped=swapped)
     labels = c.labels()
     lap("cluster")
+    review = [d for d in c.decisions if d.outcome.startswith("review")]
     counts = {"records": n, "candidate_pairs": n_pairs, "links": sum(d.outcome == "link" for d in c.decisions),
-              "review": sum(d.outcome.startswith("review") for d in c.decisions),
+              "review": len(review),
+              "review_held": {k: sum(d.outcome == f"review:{k}" for d in review) for k in ("ambiguous", "namesake")},
               "refused": sum(d.outcome.startswith("refused") for d in c.decisions),
-              "clusters": len(set(labels))}
+              "clusters": len(set(labels)), "training": model.meta.get("m_estimated_by", {}).get("surname"),
+              "namesake_rule": namesake_rule}
     return Result(labels, c.decisions, model, settings, timings, counts)
+
+
+def _swapped(con, settings: dict, link_w: float) -> set[tuple[int, int]]:
+    """Pairs at the link weight whose first names compare as swapped with the surnames."""
+    first = next(c for c in settings["comparisons"] if c["name"] == "first_name")
+    labels = [x["label"] for x in first["levels"]]
+    if "swapped_with_surname" not in labels:
+        return set()
+    return set(con.execute(f"SELECT l, r FROM pairs WHERE w >= {link_w!r} AND g_first_name = "
+                           f"{labels.index('swapped_with_surname')}").fetchall())
+
+
+def _rivals(con, review_w: float) -> dict[int, list[tuple[int, float]]]:
+    """For each record without a valid SNILS and with two or more candidates at the review weight or
+    above: its candidates, strongest first (the clusterer asks whether they could be one person)."""
+    rows = con.execute(f"""
+        WITH e AS (SELECT l AS x, r AS y, w FROM pairs WHERE w >= {review_w!r}
+                   UNION ALL SELECT r, l, w FROM pairs WHERE w >= {review_w!r}),
+             k AS (SELECT e.* FROM e JOIN rec ON rec.rid = e.x WHERE rec.snils IS NULL)
+        SELECT x, list(y ORDER BY w DESC, y), list(w ORDER BY w DESC, y) FROM k
+        GROUP BY x HAVING count(*) > 1""").fetchall()
+    return {x: list(zip(ys, ws)) for x, ys, ws in rows}
+
+
+def namesake_share(con, settings: dict) -> tuple[int, int]:
+    """How often the namesake pattern joins two different people here, learnt from the records that
+    can tell: pairs that both carry a valid SNILS, agree on full name and exact birth date and differ
+    in municipality and address. Returns (such pairs with two different SNILS, all such pairs)."""
+    comps = {c["name"]: c for c in settings["comparisons"]}
+    address = comps["address"]
+    different = [x["label"] for x in address["levels"]].index(settings["namesakes"]["evidence"]["address"])
+    return con.execute(f"""
+        WITH k AS (SELECT * FROM rec WHERE snils IS NOT NULL AND sn IS NOT NULL AND fn IS NOT NULL
+                   AND pn IS NOT NULL AND dob IS NOT NULL AND NOT dob_imprecise)
+        SELECT count(*) FILTER (WHERE l.snils <> r.snils), count(*)
+        FROM k l JOIN k r ON l.sn = r.sn AND l.fn = r.fn AND l.pn = r.pn AND l.dob = r.dob AND l.rid < r.rid
+        WHERE ({gamma_sql(address)}) = {different}""").fetchone()
+
+
+def _namesakes(con, settings: dict, model: Model, n: int, link_w: float) -> tuple[set, dict]:
+    """The pairs to hold for review under settings' `namesakes` rule, and what the rule saw: held
+    when namesakes are not rare among such pairs here (share of different SNILS ≥ max_namesake_share)
+    and the name is common enough (expected namesakes ≥ expected_min). Below min_labelled_pairs such
+    pairs the data cannot say, and the match weight decides alone (holding every such pair of a
+    register without SNILS would hold every person who moved)."""
+    rule = settings.get("namesakes")
+    if not rule:
+        return set(), {}
+    different, labelled = namesake_share(con, settings)
+    share = different / labelled if labelled >= rule["min_labelled_pairs"] else None
+    seen = {"labelled_pairs": labelled, "different_snils": different,
+            "share": round(share, 4) if share is not None else None}
+    if share is None or share < rule["max_namesake_share"]:
+        return set(), seen
+    return {(l, r) for l, r, expected in namesake_pairs(con, settings, model, n, link_w)
+            if expected >= rule["expected_min"]}, seen
+
+
+def namesake_pairs(con, settings: dict, model: Model, n: int, min_weight: float) -> list[tuple[int, int, float]]:
+    """Scored pairs (weight ≥ min_weight) whose evidence is only the pattern of settings' `namesakes`
+    (full name and birth date alike, SNILS on one side at most, municipality and address different),
+    each with the number of namesakes born the same day expected among the records: (records - 1) ×
+    the term frequencies of surname, first name and patronymic × u of an exact birth date."""
+    rule = settings.get("namesakes")
+    if not rule:
+        return []
+    comps = {c["name"]: c for c in settings["comparisons"]}
+
+    def level(name, label):
+        return -1 if label == "null" else [x["label"] for x in comps[name]["levels"]].index(label)
+
+    where = " AND ".join(f"p.g_{name} = {level(name, label)}" for name, label in rule["evidence"].items())
+    tf = [name for name in ("surname", "first_name", "patronymic") if comps[name].get("tf_column")]
+    joins = " ".join(f"JOIN tf_{t} t_{t} ON t_{t}.v = l.{comps[t]['tf_column']}" for t in tf)
+    expected = " * ".join([f"{n - 1}", repr(model.levels["birth_date"]["exact"]["u"])] + [f"t_{t}.f" for t in tf])
+    return con.execute(f"""SELECT p.l, p.r, {expected} FROM pairs p JOIN rec l ON l.rid = p.l {joins}
+        WHERE p.w >= {min_weight!r} AND {where}""").fetchall()
 
 
 def decisions_table(result: Result) -> pa.Table:

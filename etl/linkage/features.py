@@ -24,6 +24,7 @@ INPUT_COLUMNS = ["record_id", "source", "snils", "surname", "first_name", "patro
 # cost two edits. Keys are therefore compared in a one-byte alphabet, letter for letter.
 CYRILLIC = "абвгдежзийклмнопрстуфхцчшщыэюя"
 ONE_BYTE = "abcdefghijklmnopqrstuvwxyzABCD"
+LATIN = "abcdefghijklmnopqrstuvwxyz"
 _TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
 # Keys are cut to a length no real name or address reaches: string distances cost the product of two
 # lengths (levenshtein of two 100 000-letter values took 19 s), so one hostile value must not stall a build.
@@ -47,11 +48,14 @@ def snils_valid_sql(s: str) -> str:
 
 
 def address_sql(col: str) -> str:
+    # Latin letters stay (addresses as the data has them: "12 giblin street"), in upper case so that
+    # they do not meet the Cyrillic letters' one-byte stand-ins
     tokens = (f"string_split(regexp_replace(replace(lower(left({col}, {4 * ADDRESS_KEY_MAX})), 'ё', 'е'),"
-              f" '[^а-я0-9\\-]+', ' ', 'g'), ' ')")
+              f" '[^a-zа-я0-9\\-]+', ' ', 'g'), ' ')")
     cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in normalize.ADDRESS_ABBREVIATIONS.items())
     mapped = f"list_transform(list_filter({tokens}, lambda t: t <> ''), lambda t: CASE t {cases} ELSE t END)"
-    return f"nullif(left(translate(array_to_string({mapped}, ' '), '{CYRILLIC}', '{ONE_BYTE}'), {ADDRESS_KEY_MAX}), '')"
+    return (f"nullif(left(translate(array_to_string({mapped}, ' '), '{LATIN}{CYRILLIC}', '{LATIN.upper()}{ONE_BYTE}'),"
+            f" {ADDRESS_KEY_MAX}), '')")
 
 
 def _name_map(con) -> pa.Table:

@@ -6,14 +6,22 @@
   are matches but for rare keying errors; the SNILS comparison's own m is taken from pairs agreeing
   on full name and exact birth date that both carry a valid SNILS.
 - prior: the share of matching pairs among pairs of records that both carry a valid SNILS.
+Where SNILS labels are too few to learn from (fewer than `min_snils_pairs` pairs, or fewer than
+`min_snils_share` of the records carrying a valid SNILS), m and the prior come instead from
+expectation maximisation over the blocked candidate pairs (etl/linkage/em.py); u stays the
+random-pair estimate either way. The model's meta says which way each m was estimated.
 Counts are smoothed, so a level never seen gets a small probability instead of zero.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+import numpy as np
+
+from etl.linkage import em
 from etl.linkage.model import Model
-from etl.linkage.pairs import compare
+from etl.linkage.pairs import candidates, compare
 
 
 def _level_counts(con, settings: dict, table: str) -> dict[str, dict[int, int]]:
@@ -66,7 +74,86 @@ def train(con, settings: dict, seed: int = 1) -> Model:
     prior = snils_pairs / all_pairs if snils_pairs and all_pairs else cfg["default_prior"]
     for t in ("u_pairs", "u_scored", "m_pairs", "m_scored", "s_pairs", "s_scored"):
         con.execute(f"DROP TABLE {t}")
+    by = {c["name"]: "snils_pairs" for c in settings["comparisons"]}
+    by["snils"] = "full_name_birth_date_pairs"
     meta = {"trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "records": n,
             "random_pairs": sum(u_counts["sex"].values()) if u_counts.get("sex") else None,
-            "snils_pairs": snils_pairs, "settings_version": settings["version"]}
+            "snils_pairs": snils_pairs, "snils_share": round(with_snils / n, 4), "settings_version": settings["version"]}
+    if snils_pairs < cfg.get("min_snils_pairs", 0) or with_snils / n < cfg.get("min_snils_share", 0):
+        prior, fit = _maximise_expectation(con, settings, levels, n, seed)
+        by = fit.pop("m_by")
+        meta["em"] = fit
+    meta["m_estimated_by"] = by
     return Model(prior=min(max(prior, 1e-9), 0.5), levels=levels, meta=meta)
+
+
+def _blocked_comparisons(settings: dict, rule_sql: str) -> set[str]:
+    """The comparisons whose columns a blocking rule reads (a comparison's own columns are those of
+    its null condition: a level may glance at another's, as names swapped do)."""
+    column_of = {}
+    for c in settings["comparisons"]:
+        for col in set(re.findall(r"\b[lr]\.([a-z_]+)", c["null"])):
+            column_of.setdefault(col, set()).add(c["name"])
+    derived = {"fi": "fn", "pi": "pn", "dob_year": "dob", "dob_sym": "dob", "dob_swap": "dob", "dob_imprecise": "dob"}
+    out = set()
+    for col in re.findall(r"\b[lr]\.([a-z_]+)", rule_sql):
+        out |= column_of.get(derived.get(col, col), set())
+    return out
+
+
+def _maximise_expectation(con, settings: dict, levels: dict, n: int, seed: int) -> tuple[float, dict]:
+    """m of every level (in place in `levels`) by EM sessions over blocking rules (etl/linkage/em.py),
+    then the prior from the share of matches among all blocked pairs; each session on a sample of at
+    most `em_max_pairs` pairs."""
+    cfg = settings["training"]
+    comps = settings["comparisons"]
+    names = [c["name"] for c in comps]
+    u = [np.array([levels[c["name"]][lvl["label"]]["u"] for lvl in c["levels"]]) for c in comps]
+    m0 = [np.array([0.9] + [0.1 / (len(c["levels"]) - 1)] * (len(c["levels"]) - 1)) for c in comps]
+    rules = {r["name"]: r["sql"] for r in settings["blocking_rules"]}
+    g = ", ".join(f"g_{x}" for x in names)
+    trained: dict[str, list[np.ndarray]] = {x: [] for x in names}
+    sessions = []
+    for rule in cfg["em_sessions"]:
+        blocked = _blocked_comparisons(settings, rules[rule])
+        free = [x not in blocked for x in names]
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE em_pairs AS
+            SELECT l.rid AS l, r.rid AS r FROM rec l JOIN rec r ON {rules[rule]} AND l.rid < r.rid""")
+        total = con.execute("SELECT count(*) FROM em_pairs").fetchone()[0]
+        slices = max(1, -(-total // cfg["em_max_pairs"]))
+        if slices > 1:
+            con.execute(f"DELETE FROM em_pairs WHERE hash(l, r, {seed}) % {slices} <> 0")
+        compare(con, settings, "em_pairs", "em_scored")
+        rows = con.execute(f"SELECT {g}, count(*) FROM em_scored GROUP BY ALL").fetchall()
+        if not rows:
+            sessions.append({"blocking_rule": rule, "pairs": 0})
+            continue
+        fit = em.estimate(np.array([r[:-1] for r in rows]), np.array([r[-1] for r in rows]), m0, u, free,
+                          smoothing=cfg["smoothing"])
+        for x, f, m in zip(names, free, fit["m"]):
+            if f:
+                trained[x].append(m)
+        sessions.append({"blocking_rule": rule, "pairs": int(total), "trained": [x for x, f in zip(names, free) if f],
+                         "iterations": fit["iterations"], "converged": fit["converged"],
+                         "match_share": round(float(fit["match_share"]), 6)})
+    by = {}
+    for c, m_init in zip(comps, m0):
+        got = trained[c["name"]]
+        m = np.mean(got, axis=0) if got else m_init
+        by[c["name"]] = "em" if got else "em_untrained"
+        for lvl, p in zip(c["levels"], m):
+            levels[c["name"]][lvl["label"]]["m"] = float(p)
+    # the prior: the expected matches among all blocked pairs, over all pairs of records
+    total = candidates(con, settings)
+    slices = max(1, -(-total // cfg["em_max_pairs"]))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE em_pairs AS SELECT l, r FROM cand WHERE hash(l, r, {seed}) % {slices} = 0")
+    compare(con, settings, "em_pairs", "em_scored")
+    rows = con.execute(f"SELECT {g}, count(*) FROM em_scored GROUP BY ALL").fetchall()
+    for t in ("em_pairs", "em_scored", "cand"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    m_now = [np.array([levels[c["name"]][lvl["label"]]["m"] for lvl in c["levels"]]) for c in comps]
+    share = em.match_share(np.array([r[:-1] for r in rows]), np.array([r[-1] for r in rows]), m_now, u) if rows else 0.0
+    matches = share * total
+    prior = matches / (n * (n - 1) / 2) if matches and n > 1 else cfg["default_prior"]
+    return prior, {"sessions": sessions, "candidate_pairs": int(total), "match_share": round(float(share), 6),
+                   "expected_matches": round(float(matches)), "m_by": by}
