@@ -79,13 +79,13 @@ def read_manifest(z: zipfile.ZipFile) -> dict:
         raise FileRejected("manifest_invalid", "manifest needs export_id and files")
     if manifest.get("exported_at") is not None:
         try:
-            manifest["exported_at"] = _timestamp(manifest["exported_at"])
+            manifest["exported_at"] = timestamp(manifest["exported_at"])
         except (TypeError, ValueError):
             raise FileRejected("manifest_invalid", "exported_at is not an ISO date and time") from None
     return manifest
 
 
-def _timestamp(text: str) -> dt.datetime:
+def timestamp(text: str) -> dt.datetime:
     """An ISO date or date and time; without a zone it is Moscow time, as ОПТИМА keeps it."""
     value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone(dt.timedelta(hours=3)))

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import requests
 
 from connectors.http import retrying_session, store_durably
-from connectors.optima import TABLES
+from connectors.optima import TABLES, timestamp
 
 OPTIONAL_STREAMS = {"deletions"}  # format 1.1; a server of format 1.0 answers 404
 
@@ -86,8 +86,8 @@ def build_bundle(tables: dict[str, list[dict]], export_id: str, period_to: str) 
     manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА (HTTP API)", "format_version": "1.1",
                 "period_to": period_to, "files": []}
     try:  # the server's watermark, when it is a time: when these rows were current (orders their versions)
-        manifest["exported_at"] = dt.datetime.fromisoformat(period_to.replace("Z", "+00:00")).isoformat()
-    except (AttributeError, ValueError):
+        manifest["exported_at"] = timestamp(period_to).isoformat()
+    except (TypeError, ValueError):
         pass
     blobs = {}
     for name, rows in tables.items():

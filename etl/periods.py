@@ -47,6 +47,12 @@ def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
+def _shared_columns(cur, schema: str, mart: str) -> list[tuple[str, str]]:
+    """The mart's columns in `schema` that its frozen table has too (name, type), in the mart's order."""
+    frozen = {c for c, _ in _columns(cur, "frozen", mart)}
+    return [(c, k) for c, k in _columns(cur, schema, mart) if c in frozen]
+
+
 def _frozen_table(cur, mart: str, like_schema: str) -> None:
     """frozen.<mart>: the mart's columns and a revision; columns the mart gained since are added."""
     cur.execute("SELECT to_regclass(%s)", (f"frozen.{mart}",))
@@ -68,7 +74,7 @@ def _frozen_table(cur, mart: str, like_schema: str) -> None:
 def _freeze(cur, mart: str, schema: str, month: dt.date, revision: int) -> int:
     expr, _ = PERIOD_MARTS[mart]
     _frozen_table(cur, mart, schema)
-    cols = [c for c, _ in _columns(cur, schema, mart) if c in {x for x, _ in _columns(cur, "frozen", mart)}]
+    cols = [c for c, _ in _shared_columns(cur, schema, mart)]
     cur.execute(f"DELETE FROM frozen.{mart} WHERE revision = %s AND {expr} = %s", (revision, month))
     cur.execute(f"INSERT INTO frozen.{mart} (revision, {', '.join(cols)}) SELECT %s, {', '.join(cols)}"
                 f" FROM {schema}.{mart} WHERE {expr} = %s", (revision, month))
@@ -79,8 +85,7 @@ def _diff(cur, mart: str, schema: str, month: dt.date, revision: int) -> dict | 
     """What the mart in `schema` says of the month against the frozen revision: rows added, removed,
     changed, and each measure's total now minus then; None when they agree."""
     expr, grain = PERIOD_MARTS[mart]
-    frozen = {c for c, _ in _columns(cur, "frozen", mart)}
-    cols = [(c, k) for c, k in _columns(cur, schema, mart) if c in frozen]
+    cols = _shared_columns(cur, schema, mart)
     other = [c for c, _ in cols if c not in grain]
     measures = [c for c, k in cols if k in _NUMERIC and c not in grain]
     # (a grain column may be NULL — a provider not given — and FULL JOIN wants an equality it can hash)
@@ -131,7 +136,7 @@ def apply(cur, schema: str = "build") -> dict:
                 _copy_revision(cur, mart, month, revision, revision + 1)
         for mart in marts:
             expr = PERIOD_MARTS[mart][0]
-            cols = [c for c, _ in _columns(cur, schema, mart) if c in {x for x, _ in _columns(cur, "frozen", mart)}]
+            cols = [c for c, _ in _shared_columns(cur, schema, mart)]
             cur.execute(f"DELETE FROM {schema}.{mart} WHERE {expr} = %s", (month,))
             cur.execute(f"INSERT INTO {schema}.{mart} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM frozen.{mart}"
                         f" WHERE revision = %s AND {expr} = %s", (revision, month))

@@ -10,6 +10,7 @@ CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 from pathlib import Path
@@ -17,11 +18,12 @@ from pathlib import Path
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 
 
-def natural_keys() -> list[dict]:
+@functools.cache
+def natural_keys() -> tuple[dict, ...]:
     """sql/current/natural_keys.csv: each source entity's natural key (a SQL expression over its staging
-    row) and whether its source can delete keys."""
+    row) and whether its source can delete keys. Read once: every model's SQL is asked for many times."""
     with open(SQL_DIR / "current" / "natural_keys.csv", encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+        return tuple(csv.DictReader(f))
 
 
 # The current layer: one view per source entity, the current version of each natural key (generated
@@ -30,8 +32,8 @@ CURRENT = [f"cur_{row['entity']}" for row in natural_keys()]
 # Creation order matters where a view reads another.
 INTERMEDIATE = ["cur_deletion", *CURRENT, "int_person_record", "int_recipient_person", "int_person_place",
                 "int_person_status", "int_person_level", "int_hospital_stay", "int_supplement",
-                "int_supplement_grid", "int_supplement_month", "int_person_key", "int_identification", "int_person_pathway",
-                "int_package_month", "int_kpi_measure"]
+                "int_supplement_grid", "int_supplement_month", "int_person_key", "int_identification",
+                "int_person_pathway", "int_package_month", "int_kpi_measure"]
 MARTS = ["mart_recipients_by_level", "mart_identification_funnel", "mart_package_execution_recipient",
          "mart_package_execution_provider", "mart_coverage", "mart_kpi", "mart_rental_points", "mart_care_school",
          "mart_data_quality", "worklist_reassessment_due", "worklist_under_delivery"]
