@@ -10,6 +10,7 @@ from connectors import health, optima, smev
 from connectors.common import FileRejected
 from tests.conftest import REFERENCE
 
+@pytest.mark.reference
 def test_smev_reference_death_registry_in_envelope():
     path = REFERENCE / "smev3/samples/zags-fataloiv/GetRequestResponse-zagsFatalOivProducerRequest.xml"
     [rec] = list(smev.parse(path))
@@ -20,6 +21,7 @@ def test_smev_reference_death_registry_in_envelope():
     assert v["sex"] == "M" and v["snils"] is None
 
 
+@pytest.mark.reference
 def test_smev_reference_partial_birth_date():
     recs = list(smev.parse(REFERENCE / "smev3/samples/zags-fataloiv/smevRequest_4.xml"))
     assert [(r.values["surname"], r.values["birth_date"], r.values["birth_date_precision"]) for r in recs] == [
@@ -28,6 +30,7 @@ def test_smev_reference_partial_birth_date():
     ]
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name,expected", [
     ("envelopes-1.2/SoapFaultResponse.xml", ["soap_fault"]),
     ("envelopes-1.2/GetResponseResponce_EmptyQueue.xml", []),

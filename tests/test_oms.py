@@ -28,6 +28,7 @@ def events():
     return [dict(zip(EVENT, r)) for r in query(f"SELECT {', '.join(EVENT)} FROM staging.health_medical_event ORDER BY stg_id")]
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name,cases", [("H_VALID.XML", 1), ("H_VALID_3.2.XML", 1), ("C_VALID.XML", 1),
                                         ("D_VALID.XML", 1), ("D_VALID_08_2021.XML", 1), ("T_VALID.XML", 1)])
 def test_reference_case_files_without_person_file_are_kept_in_quarantine(clean_db, name, cases):
@@ -41,6 +42,7 @@ def test_reference_case_files_without_person_file_are_kept_in_quarantine(clean_d
                  " AND content_hash = encode(sha256(convert_to(payload, 'UTF8')), 'hex')")[0][0] == res.read
 
 
+@pytest.mark.reference
 def test_h_file_joined_with_its_l_file(clean_db, tmp_path):
     shutil.copy(SAMPLES / "H_VALID_3.2.XML", tmp_path / "HM750096T75_21041.XML")
     (tmp_path / "LM750096T75_21041.XML").write_bytes(L_FILE.encode("cp1251"))
@@ -56,6 +58,7 @@ def test_h_file_joined_with_its_l_file(clean_db, tmp_path):
     assert (res.status, res.read) == ("loaded", 0)
 
 
+@pytest.mark.reference
 def test_l_file_found_by_filename1_when_names_differ(clean_db, tmp_path):
     shutil.copy(SAMPLES / "H_VALID_3.2.XML", tmp_path / "HM_case.xml")
     (tmp_path / "L_persons.xml").write_bytes(L_FILE.encode("cp1251"))
@@ -119,6 +122,7 @@ def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_pat
     assert query("SELECT count(*) FROM quarantine.record WHERE reason_code = 'duplicate_record'")[0][0] == 3
 
 
+@pytest.mark.reference
 def test_truncated_register_is_rejected(clean_db, tmp_path):
     data = (SAMPLES / "H_VALID.XML").read_bytes()
     p = tmp_path / "H_cut.xml"

@@ -8,6 +8,8 @@ import pytest
 from etl import load
 from tests.conftest import REFERENCE, query
 
+pytestmark = pytest.mark.reference
+
 # path → (source, file status, staged, quarantined, reasons of the quarantined records or of the rejection)
 EXPECTED = {
     "smev3/samples/envelopes-1.1/AckResponse.xml": ("smev", "loaded", 0, 0, set()),

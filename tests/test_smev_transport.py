@@ -78,6 +78,7 @@ class FakeAdapter:
         self.server.server_close()
 
 
+@pytest.mark.reference
 def test_poll_stores_then_acknowledges_with_retries(clean_db, tmp_path):
     msgs = [(f"00000000-0000-4000-8000-00000000000{i}", adapter_message(f"00000000-0000-4000-8000-00000000000{i}"))
             for i in (1, 2)]
@@ -93,6 +94,7 @@ def test_poll_stores_then_acknowledges_with_retries(clean_db, tmp_path):
     assert len(list((tmp_path / "landing").glob("adapter_*.xml"))) == 2
 
 
+@pytest.mark.reference
 def test_message_not_stored_is_not_acknowledged(clean_db, tmp_path):
     mid = "00000000-0000-4000-8000-0000000000aa"
 
