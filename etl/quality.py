@@ -11,6 +11,7 @@ marts and fails the run; a *warning* is recorded and reported. All checks run in
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -428,13 +429,28 @@ def prune_results(keep: int = KEEP_RESULTS) -> None:
                 continue
             # <suite>/<run name>/<run time>/…: a run name used again (a re-run, a fixed name) adds run
             # times under it, so the runs counted are the run times
+            # another run (tasks run in parallel) may prune the same folders meanwhile: what vanished is skipped
             names = [d for d in suite_dir.iterdir() if d.is_dir()]
-            runs = sorted((t for d in names for t in d.iterdir() if t.is_dir()), key=lambda d: d.stat().st_mtime)
-            for old in runs[:-keep]:
+            runs = [(m, t) for d in names for t in _listing(d) if (m := _mtime(t)) is not None]
+            for _, old in sorted(runs)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)
             for d in names:
-                if not any(d.iterdir()):
+                with contextlib.suppress(OSError):  # not empty, or gone already
                     d.rmdir()
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return [t for t in folder.iterdir() if t.is_dir()]
+    except FileNotFoundError:
+        return []
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def _jsonable(sample) -> list:

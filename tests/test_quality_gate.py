@@ -203,3 +203,15 @@ def test_pruning_counts_run_times_under_a_reused_run_name(tmp_path, monkeypatch)
     left = sorted(str(p.relative_to(suite)) for p in suite.glob("*/*"))
     assert left == ["fixed/t4", "fixed/t5", "other/t6"]
     assert not (suite / "gone").exists()  # a run name left empty goes too
+
+
+def test_pruning_skips_what_a_parallel_run_removed_meanwhile(tmp_path, monkeypatch):
+    """Tasks run in parallel and prune the same folders: a run folder listed and then gone is skipped,
+    not a crash of the checkpoint (a bare-clone run failed so, FileNotFoundError in stat)."""
+    monkeypatch.setattr(quality, "GX_ROOT", tmp_path)
+    suite = tmp_path / "gx" / "uncommitted" / "validations" / "suite_a"
+    (suite / "run" / "t1").mkdir(parents=True)
+    listing = quality._listing
+    monkeypatch.setattr(quality, "_listing", lambda d: listing(d) + [d / "removed-by-another-run"])
+    quality.prune_results(keep=3)
+    assert (suite / "run" / "t1").is_dir()
