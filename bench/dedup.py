@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.evaluate import partition_metrics  # noqa: E402
-from etl.generate_people import generate_people  # noqa: E402
+from etl.devtools.evaluate import partition_metrics  # noqa: E402
+from etl.devtools.generate_people import generate_people  # noqa: E402
 
 CHILD = """
 import json, resource, sys, time

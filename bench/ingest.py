@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from etl import db  # noqa: E402
-from etl.normalize import format_snils, snils_checksum  # noqa: E402
+from etl.base import db  # noqa: E402
+from etl.base.normalize import format_snils, snils_checksum  # noqa: E402
 
 HEADER = ("КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;ЕНП;Фамилия;Имя;Отчество;Пол;"
           "ДатаРождения;Адрес;ОКТМО;Телефон;ДиагнозМКБ;СогласиеНаРазглашение;ДатаСогласия\r\n")
@@ -43,7 +43,7 @@ def main() -> None:
     a = ap.parse_args()
     with db.scratch_database("ltc_bench"):
         db.upgrade()
-        from etl import load
+        from etl.landing import load
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "referrals.csv"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from etl import db  # noqa: E402
-from etl.normalize import snils_checksum  # noqa: E402
+from etl.base import db  # noqa: E402
+from etl.base.normalize import snils_checksum  # noqa: E402
 
 ZAP = """<ZAP><N_ZAP>{n}</N_ZAP><PR_NOV>0</PR_NOV><PACIENT><ID_PAC>P{p}</ID_PAC><VPOLIS>3</VPOLIS>
 <ENP>{enp:016d}</ENP><SMO>36001</SMO><NOVOR>0</NOVOR></PACIENT><Z_SL><IDCASE>{n}</IDCASE><USL_OK>{usl}</USL_OK>
@@ -69,7 +69,7 @@ def main() -> None:
     a = ap.parse_args()
     with db.scratch_database("ltc_bench_xml"):
         db.upgrade()
-        from etl import load
+        from etl.landing import load
 
         with tempfile.TemporaryDirectory() as tmp:
             h, cases = make_register(Path(tmp), a.mb)

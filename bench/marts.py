@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from etl import db  # noqa: E402
+from etl.base import db  # noqa: E402
 
 FILL = """
 INSERT INTO audit.load_batch (batch_id, source, file_name, file_sha256, status, source_time) VALUES
@@ -124,7 +124,7 @@ def main() -> None:
                         format="%(asctime)s %(name)s %(message)s")
     with db.scratch_database("ltc_bench_marts"):
         db.upgrade()
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         t = time.perf_counter()
         with db.transaction() as c, c.cursor() as cur:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from lxml import etree
 
-from etl import normalize
+from etl.base import normalize
 
 MAX_FILE_BYTES = 2 * 1024**3  # a single source file larger than this is refused outright
 MAX_ROW_BYTES = 2 * 1024**2   # one table row or register case larger than this refuses its file: no extract has one

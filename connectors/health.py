@@ -55,7 +55,7 @@ EVENT_TYPES = {
 }
 
 # Field kinds are cast by connectors.common.CASTS (dates, sex, yes/no) or inside PostgreSQL (text, names,
-# SNILS: see etl/tabular.py); "code:<map>" means a lookup in one of the maps above.
+# SNILS: see etl/landing/tabular.py); "code:<map>" means a lookup in one of the maps above.
 REFERRAL_SPEC = {
     "mo_code": ("text", True), "referral_id": ("text", True), "referral_date": ("date", True),
     "channel": ("code:channel", False), "enp": ("text", False), "sex": ("sex", False), "birth_date": ("date", False),
@@ -132,7 +132,7 @@ def map_header(header: list[str]) -> list[str | None]:
 
 @dataclass
 class Table:
-    """A referral or medical-event table, opened and checked, ready to be landed (etl/tabular.py).
+    """A referral or medical-event table, opened and checked, ready to be landed (etl/landing/tabular.py).
 
     `rows` yields (row number, cells) for every non-blank row; `direct` describes a CSV file that
     PostgreSQL may read itself (COPY), the fast path when every row is well formed.
@@ -186,7 +186,7 @@ def open_register(path: Path, folder: Path) -> Table | None:
         return None
 
     def reader(con, cells: list[str]) -> None:
-        from etl import tabular
+        from etl.landing import tabular
 
         # the payloads (the bulk of the bytes) stay in the files until they are sent to raw.record
         cases = _own_rows(ex.cases, oms.CASE_COLUMNS)
@@ -205,7 +205,7 @@ def open_register(path: Path, folder: Path) -> Table | None:
 
 def _own_rows(files: Path | list[Path] | None, columns: list[str]) -> str:
     """The rows of CSV files the ОМС extraction wrote (seq a number, the rest text); none without files."""
-    from etl import tabular
+    from etl.landing import tabular
 
     types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in columns}
     return tabular.own_csv(files, types) if files else \

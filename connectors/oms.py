@@ -104,7 +104,7 @@ PERSON_COLUMNS = ["seq", "id_pac", "fam", "im", "ot", "w", "dr", "snils"]
 
 @dataclass
 class Extract:
-    """An ОМС case file flattened for set-based landing (etl/tabular.py casts and checks the rows)."""
+    """An ОМС case file flattened for set-based landing (etl/landing/tabular.py casts and checks the rows)."""
     cases: list[Path]          # one file per part the case file was parsed in
     persons: Path | None       # None: no L-file beside the case file
     dispensary: bool           # a D-file: cases without USL_OK are primary-care visits

@@ -16,7 +16,7 @@ from lxml import etree
 
 from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, as_date, cast_person, child,
                                descendant, local, parse_xml_bytes, text_of)
-from etl import normalize
+from etl.base import normalize
 
 SOURCE = "smev"
 MAX_MESSAGE_BYTES = 256 * 1024**2

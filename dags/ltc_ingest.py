@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from etl.assets import STAGED
-from etl.ops import DB_POOL, on_failure
+from etl.orchestration.assets import STAGED
+from etl.orchestration.ops import DB_POOL, on_failure
 
 SCHEDULES = {"health": "0 * * * *", "smev": "*/15 * * * *", "optima": "30 2 * * *"}
 DESCRIPTIONS = {
@@ -38,7 +38,7 @@ def make_ingest_dag(source: str):
     def ingest_dag():
         @task(outlets=[STAGED[source]], pool=DB_POOL)
         def ingest(**context) -> dict:
-            from etl import pipeline
+            from etl.orchestration import pipeline
 
             folder = pipeline.landing_dir(source, context["params"].get("landing_dir") or None)
             if source == "optima" and os.environ.get("LTC_OPTIMA_API_URL"):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from etl.ops import on_failure
+from etl.orchestration.ops import on_failure
 
 
 @dag(
@@ -25,7 +25,7 @@ from etl.ops import on_failure
 def ltc_monthly_report():
     @task
     def build_report(**context) -> dict:
-        from etl import report
+        from etl.reporting import report
 
         month = report.previous_month(context["logical_date"].date())
         return report.monthly(month)

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from etl.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, SMEV_STAGED
-from etl.ops import DB_POOL, on_failure
+from etl.orchestration.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, SMEV_STAGED
+from etl.orchestration.ops import DB_POOL, on_failure
 
 
 @dag(
@@ -27,37 +27,37 @@ from etl.ops import DB_POOL, on_failure
 def ltc_register():
     @task(outlets=[REGISTER], pool=DB_POOL)
     def build_register(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.build_register(context["run_id"])
 
     @task(retries=0, pool=DB_POOL)
     def validate_staging(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.validate("staging", context["run_id"])
 
     @task(retries=0, pool=DB_POOL)
     def validate_register(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.validate("register", context["run_id"])
 
     @task(pool=DB_POOL)
     def build_marts(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.build_marts(context["run_id"])
 
     @task(retries=0, pool=DB_POOL)
     def validate_marts(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.validate("marts", context["run_id"])
 
     @task(outlets=[MART_RECIPIENTS], pool=DB_POOL)
     def publish_marts(**context) -> dict:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         return pipeline.publish_marts(context["run_id"])
 

@@ -15,7 +15,7 @@ def _run_id(prefix: str) -> str:
 
 
 def cmd_generate(a) -> int:
-    from etl.generate import generate
+    from etl.devtools.generate import generate
 
     counts = generate(Path(a.out), persons=a.persons, seed=a.seed,
                       as_of=dt.date.fromisoformat(a.as_of) if a.as_of else None)
@@ -25,7 +25,7 @@ def cmd_generate(a) -> int:
 
 
 def cmd_migrate(a) -> int:
-    from etl import db
+    from etl.base import db
 
     db.upgrade(revision=a.revision)
     print("schema at", a.revision)
@@ -33,7 +33,8 @@ def cmd_migrate(a) -> int:
 
 
 def cmd_ingest(a) -> int:
-    from etl import db, load
+    from etl.base import db
+    from etl.landing import load
 
     db.upgrade()
     results = load.ingest(a.source, [Path(p) for p in a.paths], run_id=_run_id("cli"))
@@ -49,7 +50,9 @@ def cmd_ingest(a) -> int:
 
 def cmd_smev_poll(a) -> int:
     from connectors.smev_transport import AdapterClient, poll
-    from etl import db, load, pipeline
+    from etl.base import db
+    from etl.landing import load
+    from etl.orchestration import pipeline
 
     db.upgrade()
     landing = Path(a.landing) if a.landing else pipeline.landing_dir("smev")
@@ -68,7 +71,7 @@ def cmd_smev_poll(a) -> int:
 
 def cmd_optima_pull(a) -> int:
     from connectors.optima_http import ExportError
-    from etl import pipeline
+    from etl.orchestration import pipeline
 
     try:
         out = pipeline.pull_optima(a.url, _run_id("optima-pull"), token=a.token or os.environ.get("LTC_OPTIMA_TOKEN"),
@@ -83,7 +86,9 @@ def cmd_optima_pull(a) -> int:
 
 
 def cmd_register(a) -> int:
-    from etl import db, pipeline, register
+    from etl.base import db
+    from etl.orchestration import pipeline
+    from etl import register
 
     db.upgrade()
     action = a.action or "build"
@@ -117,7 +122,8 @@ def _need(ids, n, usage):
 
 
 def _show_person(rid: str) -> None:
-    from etl import db, register
+    from etl.base import db
+    from etl import register
 
     with db.transaction() as conn, conn.cursor() as cur:
         person, status = register.resolve(cur, rid)
@@ -139,7 +145,8 @@ def _show_person(rid: str) -> None:
 def cmd_review(a) -> int:
     import json
 
-    from etl import db, register
+    from etl.base import db
+    from etl import register
 
     db.upgrade()
     try:
@@ -198,7 +205,9 @@ def cmd_dedup(a) -> int:
 
 
 def cmd_validate(a) -> int:
-    from etl import db, quality, sqlmodels
+    from etl.base import db
+    from etl import quality
+    from etl.models import sqlmodels
 
     db.upgrade()
     if a.sync:
@@ -224,7 +233,8 @@ def cmd_validate(a) -> int:
 
 
 def cmd_run(a) -> int:
-    from etl import pipeline, quality
+    from etl.orchestration import pipeline
+    from etl import quality
 
     try:
         out = pipeline.run_all(a.landing, _run_id("cli"))
@@ -237,7 +247,7 @@ def cmd_run(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from etl.evaluate import evaluate
+    from etl.devtools.evaluate import evaluate
 
     for k, v in evaluate(Path(a.truth)).items():
         print(f"{k:40} {v:.4f}" if isinstance(v, float) else f"{k:40} {v}")
@@ -245,7 +255,8 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_report(a) -> int:
-    from etl import db, report
+    from etl.base import db
+    from etl.reporting import report
 
     db.upgrade()
     try:
@@ -261,7 +272,8 @@ def cmd_report(a) -> int:
 
 
 def cmd_access(a) -> int:
-    from etl import access, db
+    from etl.models import access
+    from etl.base import db
 
     db.upgrade()
     try:
@@ -281,7 +293,8 @@ def cmd_access(a) -> int:
 def cmd_period(a) -> int:
     import json
 
-    from etl import db, periods
+    from etl.base import db
+    from etl.models import periods
 
     db.upgrade()
     try:
@@ -309,7 +322,7 @@ def cmd_period(a) -> int:
 
 
 def cmd_demo(a) -> int:
-    from etl import demo
+    from etl.devtools import demo
 
     return demo.run(persons=a.persons, seed=a.seed, out=Path(a.out) if a.out else None,
                     keep_airflow=a.keep_airflow)
@@ -387,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
 
     v = sub.add_parser("validate", help="run the Great Expectations checkpoints; non-zero on a critical failure")
     v.add_argument("--checkpoint", action="append", choices=["staging", "register", "marts"])
-    v.add_argument("--sync", action="store_true", help="rewrite the GX suites from etl/quality.py first")
+    v.add_argument("--sync", action="store_true", help="rewrite the GX suites from etl/quality/gx.py first")
     v.set_defaults(func=cmd_validate)
 
     rn = sub.add_parser("run", help="the whole pipeline without Airflow, on a landing folder")
@@ -434,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a failure the command did not expect: said without the values it quotes
         import traceback
 
-        from etl import redact
+        from etl.base import redact
 
         redact.scrub(e)
         if a.verbose:

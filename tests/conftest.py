@@ -38,7 +38,7 @@ DATA_SCHEMAS = ["raw", "staging", "quarantine", "register", "audit", "build", "m
 
 @pytest.fixture(scope="session")
 def pg_url():
-    from etl import db
+    from etl.base import db
 
     admin = os.environ.get("DATABASE_URL") or db.embedded_server_url(db.var_dir() / "pgdata-test")
     with db.scratch_database("ltc_test", admin) as url:
@@ -53,7 +53,7 @@ def clean_db(pg_url):
 
 
 def truncate_all(pg_url):
-    from etl import db
+    from etl.base import db
 
     with db.transaction(pg_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
@@ -67,7 +67,7 @@ def truncate_all(pg_url):
 @pytest.fixture(scope="session")
 def region(tmp_path_factory):
     """A small generated region shared by the tests that only read it."""
-    from etl.generate import generate
+    from etl.devtools.generate import generate
 
     out = tmp_path_factory.mktemp("region")
     counts = generate(out, persons=300, seed=11)
@@ -75,7 +75,7 @@ def region(tmp_path_factory):
 
 
 def query(sql: str, params=None):
-    from etl import db
+    from etl.base import db
 
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute(sql, params)

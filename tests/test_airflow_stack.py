@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from etl import db
+from etl.base import db
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("LTC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -78,7 +78,7 @@ class Stack:
 
 @pytest.fixture
 def stack(clean_db, tmp_path):
-    from etl.generate import generate
+    from etl.devtools.generate import generate
 
     landing = tmp_path / "landing"
     generate(landing, persons=150, seed=5)

@@ -107,7 +107,7 @@ def test_optima_not_a_zip(tmp_path):
 
 
 def test_smev_mtom_with_payload(tmp_path):
-    from etl.generate import smev_envelope
+    from etl.devtools.generate import smev_envelope
 
     envelope = smev_envelope("1.2", "m-1", "2025-01-01T00:00:00+03:00", "X", (
         '<ns1:Request xmlns:ns1="urn://x-artefacts-zags-fataloiv/root/112-41/4.0.0" '

@@ -63,7 +63,7 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
 def test_failure_callback_logs_and_records_without_personal_data(clean_db, caplog):
     from types import SimpleNamespace
 
-    from etl.ops import on_failure
+    from etl.orchestration.ops import on_failure
     from tests.conftest import query
 
     ti = SimpleNamespace(dag_id="ltc_register", task_id="validate_register", try_number=2)

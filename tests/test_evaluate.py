@@ -1,7 +1,7 @@
 import pytest
 
 from etl import register
-from etl.evaluate import evaluate
+from etl.devtools.evaluate import evaluate
 from tests.test_register import ingest_rows
 
 

@@ -3,8 +3,8 @@ import datetime as dt
 import filecmp
 import zipfile
 
-from etl.generate import generate, load_package_rules, package_cap
-from etl.normalize import snils_is_valid
+from etl.devtools.generate import generate, load_package_rules, package_cap
+from etl.base.normalize import snils_is_valid
 
 
 def _files(root):

@@ -6,8 +6,11 @@ import datetime as dt
 import duckdb
 import pytest
 
-from etl import db, duckpipe, register, sqlmodels
-from etl.normalize import snils_checksum
+from etl.base import db, duckpipe
+from etl import register
+from etl.register import builder as register_build
+from etl.models import sqlmodels
+from etl.base.normalize import snils_checksum
 from tests.conftest import fixture_batch, query
 
 # Every kind of text the dialect must carry as it is: quotes (lone, doubled, at either end), the
@@ -85,7 +88,7 @@ def test_register_build_with_quotes_and_line_breaks_in_every_text_column(clean_d
                       "diagnosis_withheld"], _person_rows(n, fixture_batch()))
         # what the linkage reads is what PostgreSQL holds, value for value
         sqlmodels.apply_views(cur)
-        con = register._export(cur)
+        con = register_build._export(cur)
         pg = _values(cur, "SELECT entity || ':' || stg_id, natural_id, surname, first_name, patronymic, address,"
                           " oktmo, birth_date::text FROM register.int_person_record")
     duck = con.execute("SELECT record_id, natural_id, surname, first_name, patronymic, address, municipality,"
@@ -112,7 +115,7 @@ def _nasty(rng, long: bool = False) -> str:
 def test_random_hostile_text_never_stops_the_register_or_the_marts(clean_db, monkeypatch, engine):
     import random
 
-    from etl import pipeline
+    from etl.orchestration import pipeline
 
     monkeypatch.setenv("LTC_MARTS_ENGINE", engine)
     rng = random.Random(22)

@@ -16,7 +16,8 @@ from openpyxl import Workbook, load_workbook
 
 from connectors import common, health, optima
 from connectors.common import FileRejected
-from etl import load, report
+from etl.landing import load
+from etl.reporting import report
 from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from etl import normalize
-from etl.evaluate import partition_metrics
-from etl.generate_people import generate_people
+from etl.base import normalize
+from etl.devtools.evaluate import partition_metrics
+from etl.devtools.generate_people import generate_people
 from etl.linkage import dedup, features
 from etl.linkage.cluster import Clusterer
 from etl.linkage.model import load_settings

@@ -5,8 +5,8 @@ import csv
 
 import pyarrow as pa
 
-from etl.evaluate import partition_metrics
-from etl.generate_people import generate_people
+from etl.devtools.evaluate import partition_metrics
+from etl.devtools.generate_people import generate_people
 from etl.linkage import dedup, features
 from etl.linkage.model import Model, load_settings
 

@@ -1,5 +1,5 @@
 from connectors.common import FileRejected  # noqa: F401  (the loader turns it into a rejected batch)
-from etl import load
+from etl.landing import load
 from tests.conftest import query
 
 

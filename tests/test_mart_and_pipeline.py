@@ -5,7 +5,9 @@ import io
 import json
 import zipfile
 
-from etl import load, pipeline, register
+from etl.landing import load
+from etl.orchestration import pipeline
+from etl import register
 from tests.conftest import query
 
 RECIPIENTS = """recipient_id,snils,surname,first_name,patronymic,sex,birth_date,address,oktmo,phone,priority_category,identified_channel,identified_date,status,status_date,exit_reason

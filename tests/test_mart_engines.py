@@ -7,8 +7,12 @@ import math
 
 import pytest
 
-from etl import db, load, pipeline, register, sqlmodels
-from etl.generate import generate
+from etl.base import db
+from etl.landing import load
+from etl.orchestration import pipeline
+from etl import register
+from etl.models import sqlmodels
+from etl.devtools.generate import generate
 from tests.conftest import insert_staging, query
 
 
@@ -97,7 +101,7 @@ def _ship_in_time(query, column_type, tmp_path):
 
     import duckdb
 
-    from etl import martengine
+    from etl.models import martengine
 
     with db.transaction() as conn, conn.cursor() as cur, duckdb.connect() as con:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -139,7 +143,7 @@ def test_a_connection_lost_mid_copy_stops_duckdb_too(clean_db, tmp_path):
     import duckdb
     import psycopg2
 
-    from etl import martengine
+    from etl.models import martengine
 
     conn = db.connect()
     try:
@@ -169,7 +173,7 @@ def test_a_connection_lost_mid_copy_stops_duckdb_too(clean_db, tmp_path):
 
 
 def test_tables_named_in_comments_are_not_inputs():
-    from etl import martengine
+    from etl.models import martengine
 
     sql = "-- rolled up from build.x, not from staging.nothing_here\nSELECT a FROM staging.t JOIN register.person p ON true"
     assert martengine._names(sql) == [("staging", "t"), ("register", "person")]

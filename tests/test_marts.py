@@ -7,7 +7,10 @@ import uuid
 import psycopg2
 import pytest
 
-from etl import access, db, pipeline, register, sqlmodels
+from etl.models import access, sqlmodels
+from etl.base import db
+from etl.orchestration import pipeline
+from etl import register
 from tests.conftest import insert_staging as insert
 from tests.conftest import query, truncate_all
 
@@ -234,7 +237,7 @@ def test_monthly_report_matches_the_marts_and_renders(region, tmp_path):
 
     from openpyxl import load_workbook
 
-    from etl import report
+    from etl.reporting import report
 
     out = report.monthly(D(2024, 2, 1), tmp_path)
     wb = load_workbook(out["xlsx"])

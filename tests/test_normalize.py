@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from etl import normalize as n
+from etl.base import normalize as n
 
 
 def test_snils_checksum_official_examples():

@@ -6,7 +6,7 @@ import pytest
 
 from connectors import oms
 from connectors.common import FileRejected
-from etl import load
+from etl.landing import load
 from tests.conftest import REFERENCE, query
 
 SAMPLES = REFERENCE / "oms/ffoms-3.x/samples"

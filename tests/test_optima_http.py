@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from connectors.optima_http import ExportClient, ExportError
-from etl import pipeline
+from etl.orchestration import pipeline
 from tests.conftest import query
 
 

@@ -1,7 +1,9 @@
 """The Great Expectations gate: a clean run publishes; each injected critical violation stops it."""
 import pytest
 
-from etl import pipeline, quality
+from etl.orchestration import pipeline
+from etl import quality
+from etl.quality import gx
 from tests.conftest import query
 
 
@@ -127,7 +129,7 @@ def test_warning_is_recorded_but_does_not_block(loaded):
 
 
 def test_committed_suites_match_their_authoring_source():
-    """The versioned GX files are what runs; they must say what etl/quality.py says (`ltcreg validate --sync`)."""
+    """The versioned GX files are what runs; they must say what etl/quality/gx.py says (`ltcreg validate --sync`)."""
     import json
 
     for suite in quality.SUITES:
@@ -190,7 +192,7 @@ def test_pruning_counts_run_times_under_a_reused_run_name(tmp_path, monkeypatch)
     let results pile up under it — Data Docs re-render what is stored, and slowed down run after run."""
     import os
 
-    monkeypatch.setattr(quality, "GX_ROOT", tmp_path)
+    monkeypatch.setattr(gx, "GX_ROOT", tmp_path)
     suite = tmp_path / "gx" / "uncommitted" / "validations" / "suite_a"
     stamps = {("fixed", "t1"): 1, ("fixed", "t2"): 2, ("gone", "t3"): 3, ("fixed", "t4"): 4, ("fixed", "t5"): 5,
               ("other", "t6"): 6}
@@ -208,10 +210,10 @@ def test_pruning_counts_run_times_under_a_reused_run_name(tmp_path, monkeypatch)
 def test_pruning_skips_what_a_parallel_run_removed_meanwhile(tmp_path, monkeypatch):
     """Tasks run in parallel and prune the same folders: a run folder listed and then gone is skipped,
     not a crash of the checkpoint (a bare-clone run failed so, FileNotFoundError in stat)."""
-    monkeypatch.setattr(quality, "GX_ROOT", tmp_path)
+    monkeypatch.setattr(gx, "GX_ROOT", tmp_path)
     suite = tmp_path / "gx" / "uncommitted" / "validations" / "suite_a"
     (suite / "run" / "t1").mkdir(parents=True)
-    listing = quality._listing
-    monkeypatch.setattr(quality, "_listing", lambda d: listing(d) + [d / "removed-by-another-run"])
+    listing = gx._listing
+    monkeypatch.setattr(gx, "_listing", lambda d: listing(d) + [d / "removed-by-another-run"])
     quality.prune_results(keep=3)
     assert (suite / "run" / "t1").is_dir()

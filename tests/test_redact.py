@@ -8,7 +8,9 @@ import duckdb
 import psycopg2
 import pytest
 
-from etl import cli, db, ops, redact
+from etl import cli
+from etl.base import db, redact
+from etl.orchestration import ops
 
 NAME, SNILS, BIRTH = "Ромашкина", "112-233-445 95", "1950-12-13"
 
@@ -86,7 +88,7 @@ def test_cli_says_where_a_bad_csv_fails_without_quoting_it(tmp_path, capsys):
 
 
 def test_cli_unexpected_failure_is_reported_scrubbed(pg_url, capsys, monkeypatch):
-    from etl import pipeline
+    from etl.orchestration import pipeline
 
     def boom(*_a, **_k):
         _postgres_error()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from etl import load
+from etl.landing import load
 from tests.conftest import REFERENCE, query
 
 pytestmark = pytest.mark.reference

@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from etl import load, register
-from etl.normalize import snils_checksum
+from etl.landing import load
+from etl import register
+from etl.base.normalize import snils_checksum
 from tests.conftest import query
 
 HEADER = "КодМО;НомерНаправления;ДатаНаправления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;Адрес\r\n"
@@ -189,7 +190,7 @@ def test_merge_then_unmerge_restores_the_previous_state(clean_db, tmp_path):
     assert person_of("A") == person_of("B") == min(a, b)
     assert query("SELECT status, merged_into IS NOT NULL FROM register.person WHERE register_id = %s",
                  (max(a, b),)) == [("merged", True)]
-    from etl import db
+    from etl.base import db
     with db.transaction() as conn, conn.cursor() as cur:
         assert register.resolve(cur, max(a, b)) == (query(
             "SELECT person_id FROM register.person WHERE register_id = %s", (min(a, b),))[0][0], "merged")

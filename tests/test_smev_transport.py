@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from connectors.smev_transport import ADAPTER_NS, AdapterClient, poll
-from etl import load
+from etl.landing import load
 from tests.conftest import REFERENCE, query
 
 ZAGS = REFERENCE / "smev3/samples/zags-fataloiv/GetRequestResponse-zagsFatalOivProducerRequest.xml"

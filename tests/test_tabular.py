@@ -5,7 +5,8 @@ import pytest
 
 from connectors import health
 from connectors.common import FileRejected
-from etl import db, load, normalize, tabular
+from etl.base import db, normalize
+from etl.landing import load, tabular
 from tests.conftest import query
 
 HEADER = "КодМО;НомерНаправления;ДатаНаправления;КаналВыявления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;" \

@@ -22,8 +22,12 @@ import zipfile
 
 import pytest
 
-from etl import db, load, periods, pipeline, report
-from etl.normalize import snils_checksum
+from etl.base import db
+from etl.landing import load
+from etl.models import periods
+from etl.orchestration import pipeline
+from etl.reporting import report
+from etl.base.normalize import snils_checksum
 from tests.conftest import query
 
 D = dt.date
@@ -265,7 +269,7 @@ def test_a_deleted_key_comes_back_with_a_later_export_and_an_older_export_does_n
     land("optima", bundle(tmp_path / "c.zip", "C", "2024-04-10T10:00:00+03:00", {
         "care_reports": [report_row("C2", "S1", "R1", "2024-02-01", 3450)]}))
     with db.transaction() as conn, conn.cursor() as cur:
-        from etl import sqlmodels
+        from etl.models import sqlmodels
         sqlmodels.apply_views(cur)
     assert query("SELECT count(*) FROM register.cur_optima_care_report WHERE report_id = 'C2'") == [(0,)]
     land("optima", bundle(tmp_path / "d.zip", "D", "2024-04-25T10:00:00+03:00", {

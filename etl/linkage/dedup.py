@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from etl import duckpipe
+from etl.base import duckpipe
 from etl.linkage import features, pairs, train
 from etl.linkage.cluster import Clusterer, Decision
 from etl.linkage.model import Model, explain, gamma_sql, load_settings, weight_of

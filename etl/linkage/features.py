@@ -8,14 +8,14 @@ optionally `fixed` (the register person a record already belongs to) and `is_new
 that a blocking rule on it finds swapped dates from either side).
 
 Names and birth dates repeat a lot, so their distinct values are folded by the Python rules of
-etl.normalize (one call per distinct value); SNILS and addresses are nearly unique per person, so
+etl.base.normalize (one call per distinct value); SNILS and addresses are nearly unique per person, so
 they are folded in SQL, by the same rules.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 
-from etl import normalize
+from etl.base import normalize
 
 INPUT_COLUMNS = ["record_id", "source", "snils", "surname", "first_name", "patronymic", "sex", "birth_date",
                  "address", "municipality"]

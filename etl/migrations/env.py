@@ -1,8 +1,8 @@
-"""Alembic environment: the URL comes from etl.db (DATABASE_URL or the embedded server)."""
+"""Alembic environment: the URL comes from etl.base.db (DATABASE_URL or the embedded server)."""
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from etl import db
+from etl.base import db
 
 # Several DAG tasks may upgrade at once on a fresh database: one at a time (transaction-scoped lock).
 MIGRATION_LOCK = 7_162_024

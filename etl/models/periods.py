@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 
-from etl import db
+from etl.base import db
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from connectors import health, optima, smev
 from connectors.common import FileRejected, SourceRecord
-from etl import db, redact
+from etl.base import db, redact
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,12 @@ def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResul
 
 
 def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
-    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/tabular.py).
+    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/landing/tabular.py).
     Returns when the source made the file, if it says (an ОМС register's date)."""
     import datetime as dt
     import tempfile
 
-    from etl import tabular
+    from etl.landing import tabular
 
     with tempfile.TemporaryDirectory(prefix="ltc-extract-") as tmp:
         if path.suffix.lower() == ".xml":

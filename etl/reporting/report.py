@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl import db
+from etl.base import db
 
 LABELS = {  # column → header the RKC reads
     "month": "Месяц", "oktmo": "ОКТМО", "municipality": "Муниципальное образование", "channel": "Канал выявления",
@@ -254,7 +254,7 @@ MART_TITLES = {"mart_recipients_by_level": "получатели по уровн
 
 def edition(month: dt.date) -> list[str]:
     """Which revision of the month the report shows, in the words the RKC reads."""
-    from etl import periods
+    from etl.models import periods
 
     found = periods.status(month)
     if not found:

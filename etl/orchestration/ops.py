@@ -1,7 +1,7 @@
 """Operations hooks of the DAGs: failure callback (structured log line, audit row, optional e-mail).
 
 Nothing personal goes into logs or mails: DAG, task, run, try, the exception's class and the first
-line of its message with values masked (etl/redact.py).
+line of its message with values masked (etl/base/redact.py).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import logging
 import os
 
-from etl import redact
+from etl.base import redact
 
 log = logging.getLogger("ltc.ops")
 # Database-heavy tasks share one pool so that a backlog of runs cannot swamp the register database.
@@ -26,7 +26,7 @@ def on_failure(context) -> None:
              "message": redact.safe_text(str(exc)) if exc else None}
     log.error(json.dumps(event, ensure_ascii=False))
     try:
-        from etl import pipeline
+        from etl.orchestration import pipeline
 
         pipeline.record_step(str(event["run_id"]), str(event["dag_id"]), f"{event['task_id']}:failure", "failed",
                              event)

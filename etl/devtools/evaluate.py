@@ -9,7 +9,7 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from etl import db
+from etl.base import db
 
 # How each staged entity's natural id is written in truth.csv.
 NATURAL_ID = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from etl import db
+from etl.base import db
 
 RKC, TKC, WORKLIST = "ltc_rkc_reader", "ltc_tkc_reader", "ltc_worklist_reader"
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import psycopg2
 import psycopg2.extensions
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def var_dir() -> Path:
@@ -143,6 +143,6 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[1] / "migrations"))
     cfg.attributes["url"] = sqlalchemy_url(url)
     command.upgrade(cfg, revision)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import duckdb
 
-from etl import duckpipe, sqlmodels
-from etl.tabular import duckdb_memory_mb
+from etl.base import duckpipe
+from etl.models import sqlmodels
+from etl.landing.tabular import duckdb_memory_mb
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _prepare(con) -> None:
 
 def _ship(con, cur, query: str, target: str, create: str, pipe: Path) -> int:
     """Create `target` in PostgreSQL (`create`: a CTAS ... WITH NO DATA of the model's own SQL) and fill it
-    with the rows of the DuckDB query, column for column by name, through a pipe (etl/duckpipe.py)."""
+    with the rows of the DuckDB query, column for column by name, through a pipe (etl/base/duckpipe.py)."""
     cur.execute(create)
     cur.execute(f"SELECT * FROM {target} LIMIT 0")
     columns = ", ".join(d.name for d in cur.description)

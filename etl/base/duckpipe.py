@@ -10,7 +10,7 @@ PostgreSQL → DuckDB (the register's linkage input, the marts engine's inputs):
 file, read back by read_csv with every option set; the row counts of both sides must agree.
 
 DuckDB → PostgreSQL, as rows are computed, nothing on disk, two ways. copy_streamed (the loader,
-etl/tabular.py): PostgreSQL's COPY pulls the query's rows as Arrow batches, each written as CSV by
+etl/landing/tabular.py): PostgreSQL's COPY pulls the query's rows as Arrow batches, each written as CSV by
 pyarrow; DuckDB computes no further ahead than COPY takes, so memory stays within the loader's small
 DuckDB limit however slow PostgreSQL is, and an error on either side ends the other at once.
 copy_into_postgres (the marts engine): DuckDB's own parallel CSV writer into a named pipe, the faster

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from etl.normalize import format_snils, snils_checksum
+from etl.base.normalize import format_snils, snils_checksum
 
-SEEDS = Path(__file__).resolve().parents[1] / "sql" / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "sql" / "seeds"
 
 MALE_FIRST = ["Александр", "Алексей", "Анатолий", "Андрей", "Борис", "Валентин", "Валерий", "Василий",
               "Виктор", "Владимир", "Вячеслав", "Геннадий", "Георгий", "Григорий", "Дмитрий", "Евгений",

@@ -2,7 +2,7 @@
 
 Each step is idempotent: landing skips files already loaded, the register links only unlinked
 records, marts are rebuilt from scratch and replaced atomically. What a step raises leaves it with its
-values masked (etl/redact.py): task logs and failure e-mails carry no record's identity.
+values masked (etl/base/redact.py): task logs and failure e-mails carry no record's identity.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from etl import db
-from etl.redact import guarded
+from etl.base import db
+from etl.base.redact import guarded
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def record_step(run_id: str, dag_id: str, step: str, status: str, summary: dict 
 
 @guarded
 def ingest(source: str, folder: Path, run_id: str) -> dict:
-    from etl import load
+    from etl.landing import load
 
     db.upgrade()
     results = load.ingest(source, [folder], run_id=run_id) if Path(folder).exists() else []
@@ -55,7 +55,7 @@ def ingest(source: str, folder: Path, run_id: str) -> dict:
 def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path | None = None) -> dict:
     """Pull the OPTIMA export API since the stored watermarks, land the bundle, then move them."""
     from connectors import optima_http
-    from etl import load
+    from etl.landing import load
 
     db.upgrade()
     with db.transaction() as conn, conn.cursor() as cur:
@@ -105,7 +105,7 @@ def validate(checkpoint: str, run_id: str) -> dict:
 
 @guarded
 def build_marts(run_id: str) -> dict:
-    from etl import sqlmodels
+    from etl.models import sqlmodels
 
     with db.transaction() as conn, conn.cursor() as cur:
         counts = sqlmodels.build_all(cur)
@@ -115,7 +115,7 @@ def build_marts(run_id: str) -> dict:
 
 @guarded
 def publish_marts(run_id: str) -> dict:
-    from etl import sqlmodels
+    from etl.models import sqlmodels
 
     with db.transaction() as conn, conn.cursor() as cur:
         counts = {name: sqlmodels.publish_mart(cur, name, "build") for name in sqlmodels.MARTS}

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from etl import db
+from etl.base import db
 
 DAGS_DIR = db.PROJECT_ROOT / "dags"
 
@@ -58,7 +58,7 @@ def load_dag(module_file: Path, dag_id: str):
 
 
 def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airflow: bool = False) -> int:
-    from etl.generate import generate
+    from etl.devtools.generate import generate
 
     out = Path(out or db.var_dir() / "demo")
     landing = out / "landing"
@@ -152,7 +152,7 @@ def print_summary(out: Path, run_seconds: float) -> None:
         cur.execute("SELECT count(*) FROM register.review WHERE status = 'open'")
         print(f"review queue: {cur.fetchone()[0]} open pairs (ltcreg review list)")
     if last is not None:
-        from etl import report
+        from etl.reporting import report
 
         rep = report.monthly(last, out / "reports")
         print(f"monthly report for {last:%m.%Y}: {rep['xlsx']} and {rep['html']}")

@@ -2,7 +2,7 @@
 schema `build`, published atomically after the marts checkpoint, with their access rules.
 
 The SQL means the same on PostgreSQL and DuckDB; a build computes the marts in DuckDB
-(etl/martengine.py) unless LTC_MARTS_ENGINE=postgres, and PostgreSQL keeps every model as a view.
+(etl/models/martengine.py) unless LTC_MARTS_ENGINE=postgres, and PostgreSQL keeps every model as a view.
 
 Configuration tables (KPI formulas and parameters, coverage base and targets) are loaded from their
 CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the configuration.
@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 @functools.cache
@@ -60,7 +60,7 @@ def published_schema(name: str) -> str:
 
 
 # Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
-# DuckDB build (etl/martengine.py); views like the rest in PostgreSQL.
+# DuckDB build (etl/models/martengine.py); views like the rest in PostgreSQL.
 MATERIALIZED = {"int_supplement_grid", "int_supplement_month", "int_package_month", "int_kpi_measure",
                 "int_person_key", "int_recipient_person", "int_person_place", "int_person_level", "int_hospital_stay",
                 "cur_optima_care_report", "cur_optima_recipient", "cur_optima_supplement", "cur_optima_assessment",
@@ -104,7 +104,7 @@ def config_dir() -> Path:
 
 def load_configuration(cur) -> dict:
     """Replace the configuration tables by their CSV files; returns rows loaded per table."""
-    from etl import db
+    from etl.base import db
 
     counts = {}
     for table in reversed(list(CONFIG_TABLES)):
@@ -145,7 +145,7 @@ def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dic
     meanwhile cannot land between the tables copied to DuckDB, nor between two marts."""
     import psycopg2.extensions
 
-    from etl import martengine, periods
+    from etl.models import martengine, periods
 
     if cur.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -171,7 +171,7 @@ def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dic
 def publish_mart(cur, name: str, schema: str) -> int:
     """Replace the published table by the validated build in one transaction (readers see old or new),
     with its grants and row-level security. The build table is consumed."""
-    from etl import access
+    from etl.models import access
 
     target = published_schema(name)
     cur.execute("SELECT to_regclass(%s)", (f"{schema}.{name}",))

@@ -8,7 +8,7 @@ quarantine, in the caller's one transaction. The raw COPY runs while DuckDB cast
   always come that way. Both paths give the same cells: an empty cell is NULL.
 - Dates, sex, yes/no, codes and name parts are cast by the connectors' own Python casts, once per
   distinct value (a million birth dates hold a few tens of thousands of distinct values); text and
-  SNILS are cleaned by SQL expressions that mirror etl.normalize (tests/test_tabular.py checks both
+  SNILS are cleaned by SQL expressions that mirror etl.base.normalize (tests/test_tabular.py checks both
   agree on awkward values).
 - raw.record keeps every row as read: the cells as PostgreSQL's text form of a text[] in file order (the
   form `payload::text[]` reads back; content_hash = sha256 of it, as the record-at-a-time path hashes its
@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from connectors import health
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected
-from etl import duckpipe, normalize, redact
+from etl.base import duckpipe, normalize, redact
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Person records for `ltcreg dedup` and bench/dedup.py: the region's population (etl.generate) seen
+"""Person records for `ltcreg dedup` and bench/dedup.py: the region's population (etl.devtools.generate) seen
 through several sources, each record in the dedup input format, with the noise real registries show.
 
 Writes `records.csv` (the dedup input), `truth.csv` (record_id → person key) and `hard_pairs.csv`
@@ -12,7 +12,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from etl.generate import PATRONYMICS, Config, Generator, Person
+from etl.devtools.generate import PATRONYMICS, Config, Generator, Person
 
 # Sources: (name, share of records, SNILS missing, name noise)
 SOURCES = [("optima", 0.15, 0.03, 0.01), ("smev_application", 0.15, 0.05, 0.03),
