@@ -6,13 +6,14 @@ import hashlib
 import json
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 from lxml import etree
 
-from etl.base import normalize
+from etl.base import duckpipe, normalize
 
 MAX_FILE_BYTES = 2 * 1024**3  # a single source file larger than this is refused outright
 MAX_ROW_BYTES = 2 * 1024**2   # one table row or register case larger than this refuses its file: no extract has one
@@ -242,3 +243,59 @@ def text_of(el, *path: str) -> str | None:
             return None
     text = (el.text or "").strip()
     return text or None
+
+
+# ---- tables for the set-based landing engine (etl/landing/tabular.py) ----------------------------
+@dataclass(frozen=True)
+class TableSpec:
+    """What a source's table means, as data the landing engine reads (it knows no source by name):
+    each field's kind and whether it is required, the code lists, checks and staging columns of its own."""
+    entity: str                                   # the staging table, staging.<entity>
+    fields: dict[str, tuple[str, bool]]           # field → (kind, required); kinds: CASTS, "text", "code:<map>"
+    code_maps: dict[str, tuple[dict, str | None]] = field(default_factory=dict)  # map → (codes, default)
+    # (condition, reason, detail) in SQL over the typed row, after the shared identity checks; {today}
+    # stands for the run's date
+    checks: tuple[tuple[str, str, str], ...] = ()
+    staged: dict[str, str] = field(default_factory=dict)  # staging column → expression, beyond the fields
+
+
+@dataclass
+class Table:
+    """A table opened and checked, ready to be landed (etl/landing/tabular.py).
+
+    `rows` yields (row number, cells) for every non-blank row; `direct` describes a CSV file that
+    DuckDB may read itself, the fast path when every row is well formed.
+    """
+    spec: TableSpec
+    header: list[str]
+    fields: list[str | None]                  # canonical field per column, None for unknown columns
+    rows: Callable[[], Iterator[tuple[int, list[str]]]]
+    direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
+    # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
+    # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
+    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, …,
+    # payload)` and `record_stream(locator, content_hash, payload)`: the records as read, read from where
+    # they are kept when needed (they are the bulk of the bytes).
+    reader: Callable | None = None
+    source_time: str | None = None            # when the source made the file, ISO (an ОМС register's ZGLV/DATA)
+
+    @property
+    def entity(self) -> str:
+        return self.spec.entity
+
+
+def own_csv(path: Path | list[Path], types: dict[str, str]) -> str:
+    """read_csv() of CSV files a connector or the loader wrote itself; read it through read_own_csv."""
+    return duckpipe.own_csv(path, types, MAX_ROW_BYTES)
+
+
+def read_own_csv(con, statement: str) -> None:
+    """Run a statement reading a CSV we wrote ourselves; a row over MAX_ROW_BYTES rejects the file clearly."""
+    import duckdb
+
+    try:
+        con.execute(statement)
+    except duckdb.Error as e:
+        if not duckpipe.line_too_long(e):
+            raise
+        raise FileRejected("row_too_large", f"a record is larger than {MAX_ROW_BYTES >> 20} MB") from None

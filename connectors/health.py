@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
-from connectors.common import MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected, check_zip
+from connectors.common import (MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected, Table, TableSpec, check_zip,
+                               own_csv, read_own_csv)
 
 SOURCE = "health"
 
@@ -67,8 +66,19 @@ EVENT_SPEC = {
     "start_date": ("date", True), "end_date": ("date", False), "icd10": ("text", False), "enp": ("text", False),
     "sex": ("sex", False), "birth_date": ("date", False), "oktmo": ("text", False),
 }
-SPECS = {"health_referral": REFERRAL_SPEC, "health_medical_event": EVENT_SPEC}
 CODE_MAPS = {"channel": (CHANNELS, "other"), "event_type": (EVENT_TYPES, None)}  # (map, default when unknown)
+REFERRAL = TableSpec(
+    "health_referral", REFERRAL_SPEC, CODE_MAPS,
+    checks=(("referral_date > DATE '{today}'", "date_in_future", "'referral date ' || referral_date::VARCHAR"),),
+    # Medical secrecy: without the citizen's written consent no diagnosis is stored, and the row says so.
+    staged={"consent": "coalesce(consent, false)", "icd10": "CASE WHEN consent THEN icd10 END",
+            "consent_date": "CASE WHEN consent THEN consent_date END",
+            "diagnosis_withheld": "NOT coalesce(consent, false) AND icd10 IS NOT NULL"})
+EVENT = TableSpec(
+    "health_medical_event", EVENT_SPEC, CODE_MAPS,
+    checks=(("end_date < start_date", "inconsistent_dates",
+             "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"),))
+SPECS = {spec.entity: spec for spec in (REFERRAL, EVENT)}
 REQUIRED_COLUMNS = {
     "health_referral": {"mo_code", "referral_id", "referral_date", "surname", "first_name", "birth_date"},
     "health_medical_event": {"mo_code", "event_id", "event_type", "start_date", "surname", "first_name",
@@ -130,27 +140,6 @@ def map_header(header: list[str]) -> list[str | None]:
     return [_ALIAS_INDEX.get(h.strip().lower().replace("ё", "е")) for h in header]
 
 
-@dataclass
-class Table:
-    """A referral or medical-event table, opened and checked, ready to be landed (etl/landing/tabular.py).
-
-    `rows` yields (row number, cells) for every non-blank row; `direct` describes a CSV file that
-    PostgreSQL may read itself (COPY), the fast path when every row is well formed.
-    """
-    entity: str
-    header: list[str]
-    fields: list[str | None]                  # canonical field per column, None for unknown columns
-    rows: Callable[[], Iterator[tuple[int, list[str]]]]
-    direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
-    # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
-    # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
-    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, …,
-    # payload)` and `record_stream(locator, content_hash, payload)`: the records as read, read from where
-    # they are kept when needed (they are the bulk of the bytes).
-    reader: Callable | None = None
-    source_time: str | None = None            # when the source made the file, ISO (an ОМС register's ZGLV/DATA)
-
-
 def open_table(path: Path) -> Table:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -169,7 +158,7 @@ def open_table(path: Path) -> Table:
     missing = REQUIRED_COLUMNS[entity] - known
     if missing:
         raise FileRejected("missing_columns", f"{entity}: no column for {', '.join(sorted(missing))}")
-    return Table(entity, header, fields, rows, direct)
+    return Table(SPECS[entity], header, fields, rows, direct)
 
 
 REGISTER_FIELDS = ["event_id", "mo_code", "event_type", "start_date", "end_date", "icd10", "enp", "surname",
@@ -186,29 +175,25 @@ def open_register(path: Path, folder: Path) -> Table | None:
         return None
 
     def reader(con, cells: list[str]) -> None:
-        from etl.landing import tabular
-
         # the payloads (the bulk of the bytes) stay in the files until they are sent to raw.record
         cases = _own_rows(ex.cases, oms.CASE_COLUMNS)
-        tabular.read_own_csv(con, f"CREATE TABLE cases AS SELECT * EXCLUDE (payload) FROM {cases}")
+        read_own_csv(con, f"CREATE TABLE cases AS SELECT * EXCLUDE (payload) FROM {cases}")
         con.execute(f"CREATE VIEW record_payloads AS SELECT seq, locator, content_hash, payload FROM {cases}")
-        tabular.read_own_csv(con, "CREATE TABLE pers_rows AS SELECT * FROM "
+        read_own_csv(con, "CREATE TABLE pers_rows AS SELECT * FROM "
                                   + _own_rows(ex.persons, oms.PERSON_COLUMNS))
         usl = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in oms.USL_OK.items())
         default = "'outpatient'" if ex.dispensary else "NULL"  # a D-file's cases: dispensary visits
         no_file = "" if ex.persons else " (no L-file beside the case file)"
         con.execute(_REGISTER_LAND.format(usl=usl, default=default, no_file=no_file))
 
-    return Table("health_medical_event", REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader,
+    return Table(EVENT, REGISTER_FIELDS, REGISTER_FIELDS, lambda: iter(()), reader=reader,
                  source_time=ex.made_on)
 
 
 def _own_rows(files: Path | list[Path] | None, columns: list[str]) -> str:
     """The rows of CSV files the ОМС extraction wrote (seq a number, the rest text); none without files."""
-    from etl.landing import tabular
-
     types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in columns}
-    return tabular.own_csv(files, types) if files else \
+    return own_csv(files, types) if files else \
         f"(SELECT {', '.join(f'NULL::{t} AS {c}' for c, t in types.items())} LIMIT 0)"
 
 

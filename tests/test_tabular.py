@@ -188,9 +188,9 @@ def test_sql_snils_rules_agree_with_normalize(pg_url, engine):
     # text is valid PostgreSQL): both must agree with Python on awkward input.
     import duckdb
 
-    exprs = tabular.snils_sql("t")
-    template = (f"SELECT d, CASE WHEN {tabular.snils_valid_sql('d', 's')} THEN d END FROM ("
-                f"  SELECT d, CASE WHEN d ~ '^[0-9]{{11}}$' THEN {tabular.snils_sum_sql('d')} END AS s"
+    exprs = normalize.snils_sql("t")
+    template = (f"SELECT d, CASE WHEN {normalize.snils_valid_sql('d', 's')} THEN d END FROM ("
+                f"  SELECT d, CASE WHEN d ~ '^[0-9]{{11}}$' THEN {normalize.snils_sum_sql('d')} END AS s"
                 f"  FROM (SELECT {exprs} AS d FROM (SELECT PARAM::text AS t) x) y) z")
     cases = SNILS_CASES + [normalize.format_snils(f"{n:09d}" + normalize.snils_checksum(f"{n:09d}"))
                            for n in range(1001990, 1002010)]
@@ -204,6 +204,13 @@ def test_sql_snils_rules_agree_with_normalize(pg_url, engine):
     for raw in cases:
         _digits, snils = run(raw.strip() or None)
         assert snils == normalize.normalize_snils(raw)[0], raw
+    if engine == "postgresql":  # the database's own check is the same rule
+        db.upgrade(pg_url)
+        for raw in cases + ["00100199800", "abcdefghijk", "1122334459"]:
+            cur.execute("SELECT ref.snils_is_valid(%s)", (raw,))
+            assert cur.fetchone()[0] is normalize.snils_is_valid(raw), raw
+        cur.execute("SELECT ref.snils_is_valid(NULL)")
+        assert cur.fetchone()[0] is False
 
 
 HOSTILE_CELLS = ["", " ", "NULL", "null", "nUlL", "NULLX", "a,b", "{x}", 'say "hi"', "back\\slash", "tab\there",

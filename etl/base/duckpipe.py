@@ -63,6 +63,35 @@ def read_csv(files: str, columns: dict[str, str], max_line_bytes: int = MAX_LINE
             f" max_line_size = {max_line_bytes}, buffer_size = {4 * max_line_bytes})")
 
 
+def columns_arg(types: dict[str, str]) -> str:
+    """read_csv's columns argument: name → DuckDB type."""
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
+
+
+def own_csv(path: Path | list[Path], types: dict[str, str], max_line_bytes: int = MAX_LINE_BYTES) -> str:
+    """read_csv() of CSV files the project wrote itself (UTF-8, ',', values quoted with '"' doubled, no
+    header; an empty cell, quoted or not, is NULL as in the source tables)."""
+    files = "[" + ", ".join(_literal(str(p)) for p in (path if isinstance(path, list) else [path])) + "]"
+    return (f"read_csv({files}, columns = {columns_arg(types)}, header = false, delim = ',', quote = '\"',"
+            f" escape = '\"', new_line = '\\n', nullstr = '', allow_quoted_nulls = true, auto_detect = false,"
+            f" strict_mode = true, max_line_size = {max_line_bytes}, buffer_size = {4 * max_line_bytes})")
+
+
+def line_too_long(e: duckdb.Error) -> bool:
+    """Whether DuckDB refused a CSV for a line over its max_line_size."""
+    return isinstance(e, duckdb.InvalidInputException) and "maximum line size" in str(e).lower()
+
+
+def memory_mb(variable: str, default: str) -> int:
+    """DuckDB's memory limit in MB from the environment variable `variable` (a size: 512MB, 2GB)."""
+    text = os.environ.get(variable, default)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
+    if not m:
+        raise ValueError(f"{variable}={text!r}: expected a size such as 512MB or 2GB")
+    scale = {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]
+    return max(16, int(float(m.group(1)) * scale))
+
+
 def export(cur, query: str, path: Path) -> int:
     """The rows of a PostgreSQL query into a CSV file in the dialect; their number."""
     with open(path, "wb") as f:

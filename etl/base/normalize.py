@@ -34,6 +34,34 @@ def snils_is_valid(snils: str | None) -> bool:
     return snils_checksum(snils[:9]) == snils[9:]
 
 
+# The same rules in SQL, one text valid in DuckDB and in PostgreSQL (patterns anchored, so `~` means the
+# same in both): the landing engine, the linkage features and the database's ref.snils_is_valid use these.
+def snils_sql(text: str) -> str:
+    """SQL for normalize_snils's digits (before the checksum) of a text: Excel's '.0' dropped, separators
+    dropped, lost leading zeros restored."""
+    t1 = f"trim({text})"
+    t2 = f"CASE WHEN {t1} ~ '^\\d+\\.0+$' THEN split_part({t1}, '.', 1) ELSE {t1} END"
+    digits = f"CASE WHEN {t2} ~ '^\\d{{11}}$' THEN {t2} ELSE regexp_replace({t2}, '\\D', '', 'g') END"
+    return (f"CASE WHEN length({digits}) BETWEEN 7 AND 10 AND {t2} ~ '^[\\d\\s-]+$'"
+            f" THEN lpad({digits}, 11, '0') ELSE {digits} END")
+
+
+def snils_sum_sql(d: str) -> str:
+    """The weighted digit sum of a SNILS's first nine digits (input to its control number)."""
+    return " + ".join(f"substr({d}, {i}, 1)::int * {10 - i}" for i in range(1, 10))
+
+
+def snils_valid_sql(d: str, total: str | None = None) -> str:
+    """SQL for snils_is_valid over a text `d` (never NULL: false for NULL); `total` an expression holding
+    snils_sum_sql(d) already, where a query computes it once."""
+    total = total or f"({snils_sum_sql(d)})"
+    check = (f"CASE WHEN {total} < 100 THEN {total} WHEN {total} IN (100, 101) THEN 0"
+             f" ELSE mod(mod({total}, 101), 100) END")
+    return (f"(CASE WHEN {d} IS NULL OR NOT {d} ~ '^[0-9]{{11}}$' THEN false"
+            f" WHEN substr({d}, 1, 9)::bigint <= 1001998 THEN true"
+            f" ELSE {check} = substr({d}, 10, 2)::int END)")
+
+
 def normalize_snils(value: str | None) -> tuple[str | None, str | None]:
     """Return (snils, problem): 11 digits when valid, else None and a reason code.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import random
 from pathlib import Path
 
 from etl.devtools.generate import PATRONYMICS, Config, Generator, Person

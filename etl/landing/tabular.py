@@ -32,8 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors import health
-from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected
+from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected, Table, own_csv, read_own_csv
 from etl.base import duckpipe, normalize, redact
 
 log = logging.getLogger(__name__)
@@ -51,12 +50,12 @@ _PG_ELEMENT = r"""CASE WHEN v IS NULL THEN 'NULL'
     THEN '"' || replace(replace(v, '\', '\\'), '"', '\"') || '"' ELSE v END"""
 
 
-def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str, today: dt.date) -> dict:
+def land(cur, table: Table, *, source: str, batch_id: int, file_name: str, today: dt.date) -> dict:
     """Land one table into raw, staging and quarantine; return {"read", "staged", "quarantined"}.
 
     DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
     table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
-    memory = duckdb_memory_mb("LTC_DUCKDB_MEMORY", "256MB")
+    memory = duckpipe.memory_mb("LTC_DUCKDB_MEMORY", "256MB")
     cur.execute("SAVEPOINT land_table")
     try:
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
@@ -69,16 +68,7 @@ def land(cur, table: health.Table, *, source: str, batch_id: int, file_name: str
     return counts
 
 
-def duckdb_memory_mb(variable: str, default: str) -> int:
-    """DuckDB's memory limit in MB from the environment variable `variable` (a size: 512MB, 2GB)."""
-    text = os.environ.get(variable, default)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
-    if not m:
-        raise ValueError(f"{variable}={text!r}: expected a size such as 512MB or 2GB")
-    return max(16, int(float(m.group(1)) * {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]))
-
-
-def _land(cur, table: health.Table, source: str, batch_id: int, file_name: str, today: dt.date, threads: int,
+def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: dt.date, threads: int,
           memory_mb: int) -> dict:
     cells = [f"c{i}" for i in range(len(table.header))]
     t0 = time.perf_counter()
@@ -141,22 +131,6 @@ def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def read_csv_columns(types: dict[str, str]) -> str:
-    """read_csv's columns argument."""
-    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
-
-
-def own_csv(path: Path | list[Path], types: dict[str, str]) -> str:
-    """read_csv() of CSV files this loader wrote itself (UTF-8, ',', values quoted with '"' doubled, no
-    header; an empty cell, quoted or not, is NULL as in the source tables); read it through read_own_csv,
-    which turns an over-long row into a clear rejection."""
-    files = "[" + ", ".join(_lit(str(p)) for p in (path if isinstance(path, list) else [path])) + "]"
-    return (f"read_csv({files}, columns = {read_csv_columns(types)}, header = false, delim = ',', quote = '\"',"
-            f" escape = '\"', new_line = '\\n', nullstr = '', allow_quoted_nulls = true, auto_detect = false,"
-            f" strict_mode = true,"
-            f" max_line_size = {MAX_ROW_BYTES}, buffer_size = {4 * MAX_ROW_BYTES})")
-
-
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -199,7 +173,7 @@ def _copy_direct(con, direct: dict, cells: list[str], tmp: Path) -> bool:
     path = _utf8_copy(direct, tmp)
     if path is None:
         return False
-    columns = read_csv_columns(dict.fromkeys(cells, "VARCHAR"))
+    columns = duckpipe.columns_arg(dict.fromkeys(cells, "VARCHAR"))
     try:
         con.execute(f"CREATE TABLE cells AS SELECT * FROM read_csv('{path}', columns = {columns},"
                     f" header = true, delim = {_lit(direct['delimiter'])}, quote = '\"', escape = '\"',"
@@ -256,7 +230,7 @@ def _utf8_copy(direct: dict, tmp: Path) -> Path | None:
     return out
 
 
-def _copy_python(con, table: health.Table, cells: list[str], tmp: Path) -> None:
+def _copy_python(con, table: Table, cells: list[str], tmp: Path) -> None:
     """Rows as Python's csv module (or openpyxl) reads them, written to a plain UTF-8 CSV DuckDB reads back:
     row number, field count and extra cells (JSON) of a malformed row, then the cells."""
     n = len(cells)
@@ -276,16 +250,6 @@ def _copy_python(con, table: health.Table, cells: list[str], tmp: Path) -> None:
                       f" from_json(extra, '[\"VARCHAR\"]') AS extra, {', '.join(cells)} FROM {own_csv(path, types)}")
 
 
-def read_own_csv(con, statement: str) -> None:
-    """Run a statement reading a CSV we wrote ourselves; a row over MAX_ROW_BYTES rejects the file clearly."""
-    try:
-        con.execute(statement)
-    except duckdb.InvalidInputException as e:
-        if "maximum line size" not in str(e).lower():
-            raise
-        raise FileRejected("row_too_large", f"a record is larger than {MAX_ROW_BYTES >> 20} MB") from None
-
-
 def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
     """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form);
     a source that hashed its records itself: h(locator, seq, content_hash), the records stay where they are."""
@@ -302,10 +266,10 @@ SELECT locator, seq, payload, sha256(payload) AS content_hash FROM (
 
 
 # ---- casting by distinct value ------------------------------------------------------------------
-def _cast_one(kind: str, value: str) -> tuple[str | None, str | None]:
+def _cast_one(kind: str, value: str, code_maps: dict) -> tuple[str | None, str | None]:
     """(cast value as text, error) for one distinct cell value, by the connectors' own rules."""
     if kind.startswith("code:"):
-        mapping, default = health.CODE_MAPS[kind[5:]]
+        mapping, default = code_maps[kind[5:]]
         text = CASTS["text"](value)
         if text is None:
             return None, None
@@ -322,8 +286,8 @@ def _cast_one(kind: str, value: str) -> tuple[str | None, str | None]:
     return (None if out is None else str(out)), None
 
 
-def _cast_kinds(table: health.Table) -> dict[str, list[str]]:
-    spec = health.SPECS[table.entity]
+def _cast_kinds(table: Table) -> dict[str, list[str]]:
+    spec = table.spec.fields
     kinds: dict[str, list[str]] = {}
     for i, field in enumerate(table.fields):
         if field in spec and spec[field][0] != "text":
@@ -335,14 +299,14 @@ def _cast_kinds(table: health.Table) -> dict[str, list[str]]:
     return kinds
 
 
-def _cast_distinct_values(con, table: health.Table) -> None:
+def _cast_distinct_values(con, table: Table) -> None:
     """castmap(kind, v, out, err): every distinct value of every cast column, cast once."""
     columns: dict[str, list] = {"kind": [], "v": [], "out": [], "err": []}
     for kind, cols in _cast_kinds(table).items():
         values = con.execute(f"SELECT DISTINCT v FROM (SELECT unnest([{', '.join(cols)}]) AS v FROM land)"
                              " WHERE v IS NOT NULL").fetchall()
         for (v,) in values:
-            out, err = _cast_one(kind, v)
+            out, err = _cast_one(kind, v, table.spec.code_maps)
             columns["kind"].append(kind)
             columns["v"].append(v)
             columns["out"].append(out)
@@ -352,31 +316,11 @@ def _cast_distinct_values(con, table: health.Table) -> None:
 
 
 # ---- the statements -----------------------------------------------------------------------------
-def snils_sql(text: str) -> str:
-    """SQL for normalize.normalize_snils's digits (before the checksum) from a trimmed text; the same text
-    runs in DuckDB and in PostgreSQL."""
-    t2 = f"CASE WHEN {text} ~ '^\\d+\\.0+$' THEN split_part({text}, '.', 1) ELSE {text} END"
-    digits = f"CASE WHEN {t2} ~ '^\\d{{11}}$' THEN {t2} ELSE regexp_replace({t2}, '\\D', '', 'g') END"
-    return (f"CASE WHEN length({digits}) BETWEEN 7 AND 10 AND {t2} ~ '^[\\d\\s-]+$'"
-            f" THEN lpad({digits}, 11, '0') ELSE {digits} END")
-
-
-def snils_sum_sql(d: str) -> str:
-    """The weighted digit sum of a SNILS's first nine digits (input to its control number)."""
-    return " + ".join(f"substr({d}, {i}, 1)::int * {10 - i}" for i in range(1, 10))
-
-
-def snils_valid_sql(d: str, total: str) -> str:
-    """SQL for normalize.snils_is_valid."""
-    check = f"CASE WHEN {total} < 100 THEN {total} WHEN {total} IN (100, 101) THEN 0 ELSE mod(mod({total}, 101), 100) END"
-    return f"({total} IS NOT NULL AND (substr({d}, 1, 9)::bigint <= 1001998 OR {check} = substr({d}, 10, 2)::int))"
-
-
-def _checks(table: health.Table, today: dt.date) -> list[tuple[str, str, str]]:
+def _checks(table: Table, today: dt.date) -> list[tuple[str, str, str]]:
     """(condition, reason, detail) in the order the record-at-a-time connectors gave them: fields in spec
     order, then identity."""
     checks = []
-    for f, (kind, req) in health.SPECS[table.entity].items():
+    for f, (kind, req) in table.spec.fields.items():
         if kind != "text":
             bad = "unknown_code" if kind.startswith("code:") else f"bad_{kind}"
             checks.append((f"err_{f} IS NOT NULL", bad, f"'{f}: ' || err_{f}"))
@@ -388,18 +332,14 @@ def _checks(table: health.Table, today: dt.date) -> list[tuple[str, str, str]]:
         (f"birth_date > DATE '{today}' OR birth_date < DATE '1890-01-01'", "implausible_birth_date",
          f"'birth date ' || birth_date::VARCHAR || ' against {today}'"),
     ]
-    if table.entity == "health_referral":
-        checks.append((f"referral_date > DATE '{today}'", "date_in_future", "'referral date ' || referral_date::VARCHAR"))
-    else:
-        checks.append(("end_date < start_date", "inconsistent_dates",
-                       "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"))
+    checks += [(cond.format(today=today), reason, detail) for cond, reason, detail in table.spec.checks]
     return checks
 
 
-def _route_statement(table: health.Table, batch_id: int, today: dt.date) -> str:
+def _route_statement(table: Table, batch_id: int, today: dt.date) -> str:
     """d: every row with its staging values, or the first reason it cannot be staged — a duplicate of an
     earlier row of this file last (those of earlier batches are marked afterwards: _EARLIER_DUPLICATES)."""
-    spec = health.SPECS[table.entity]
+    spec = table.spec.fields
     col = {f: f"l.c{i}" for i, f in reversed(list(enumerate(table.fields))) if f}  # first column wins
     joins, a_cols = [], []
 
@@ -456,11 +396,11 @@ WITH candidates AS (  -- grouped by an 8-byte hash of the content hash first: a 
     LEFT JOIN repeated rp ON rp.content_hash = h.content_hash
     {' '.join(joins)}
 ), b AS (
-    SELECT a.*, {snils_sql('snils_text')} AS snils_digits FROM a
+    SELECT a.*, {normalize.snils_sql('snils_text')} AS snils_digits FROM a
 ), b2 AS (
-    SELECT b.*, CASE WHEN snils_digits ~ '^[0-9]{{11}}$' THEN {snils_sum_sql('snils_digits')} END AS snils_sum FROM b
+    SELECT b.*, CASE WHEN snils_digits ~ '^[0-9]{{11}}$' THEN {normalize.snils_sum_sql('snils_digits')} END AS snils_sum FROM b
 ), b3 AS (
-    SELECT b2.*, CASE WHEN {snils_valid_sql('snils_digits', 'snils_sum')} THEN snils_digits END AS snils FROM b2
+    SELECT b2.*, CASE WHEN {normalize.snils_valid_sql('snils_digits', 'snils_sum')} THEN snils_digits END AS snils FROM b2
 ), r AS (
     SELECT b3.*, {reason} AS reason, {detail} AS detail FROM b3
 )
@@ -469,26 +409,21 @@ SELECT locator, seq, reason, detail,
 FROM r"""
 
 
-def _quarantine_payload(table: health.Table) -> str:
+def _quarantine_payload(table: Table) -> str:
     """What quarantine shows of a table row: {column: cell}; of a malformed row: its cells."""
     header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
     return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
 
 
-def _staged_columns(table: health.Table) -> dict[str, str]:
+def _staged_columns(table: Table) -> dict[str, str]:
     """Staging column → expression over d."""
-    spec = health.SPECS[table.entity]
+    spec, code_maps = table.spec.fields, table.spec.code_maps
     staged = {c: c for c in spec}
     for f, (kind, _req) in spec.items():
-        if kind.startswith("code:") and health.CODE_MAPS[kind[5:]][1] is not None:
-            staged[f] = f"coalesce({f}, '{health.CODE_MAPS[kind[5:]][1]}')"  # a blank code takes the default
+        if kind.startswith("code:") and code_maps[kind[5:]][1] is not None:
+            staged[f] = f"coalesce({f}, '{code_maps[kind[5:]][1]}')"  # a blank code takes the default
     staged.update({"snils": "snils", "snils_raw": "CASE WHEN snils IS NULL THEN snils_text END",
                    "surname": "surname", "first_name": "first_name", "patronymic": "patronymic",
                    "sex": "coalesce(sex, sex_by_patronymic)"})
-    if table.entity == "health_referral":
-        # Medical secrecy: without the citizen's written consent no diagnosis is stored, and the row says so.
-        staged.update({"consent": "coalesce(consent, false)",
-                       "icd10": "CASE WHEN consent THEN icd10 END",
-                       "consent_date": "CASE WHEN consent THEN consent_date END",
-                       "diagnosis_withheld": "NOT coalesce(consent, false) AND icd10 IS NOT NULL"})
+    staged.update(table.spec.staged)
     return staged

@@ -30,23 +30,6 @@ _TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
 # lengths (levenshtein of two 100 000-letter values took 19 s), so one hostile value must not stall a build.
 NAME_KEY_MAX, ADDRESS_KEY_MAX = 64, 256
 
-def snils_sql(col: str) -> str:
-    """SQL for the 11-digit SNILS in `col` when valid, else NULL (rules of normalize.normalize_snils)."""
-    text = f"regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1')"
-    digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
-    padded = (f"CASE WHEN length({digits}) BETWEEN 7 AND 10 AND regexp_full_match({text}, '[0-9 \\-]+') "
-              f"THEN lpad({digits}, 11, '0') ELSE {digits} END")
-    return padded
-
-
-def snils_valid_sql(s: str) -> str:
-    total = f"list_sum(list_transform(range(1, 10), lambda i: (ord(substr({s}, i, 1)) - 48) * (10 - i)))"
-    check = (f"CASE WHEN {total} < 100 THEN {total} WHEN {total} IN (100, 101) THEN 0 "
-             f"ELSE ({total} % 101) % 100 END")
-    return (f"(length({s}) = 11 AND regexp_full_match({s}, '[0-9]{{11}}') AND "
-            f"(CAST(substr({s}, 1, 9) AS BIGINT) <= 1001998 OR CAST(substr({s}, 10, 2) AS INTEGER) = {check}))")
-
-
 def address_sql(col: str) -> str:
     # Latin letters stay (addresses as the data has them: "12 giblin street"), in upper case so that
     # they do not meet the Cyrillic letters' one-byte stand-ins
@@ -102,14 +85,17 @@ def build(con) -> int:
     sex = f"CASE lower(trim(i.sex)) {whens} END"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE rec AS
-        WITH s AS (
-            SELECT i.*, {snils_sql('i.snils')} AS snils_digits FROM linkage_input i
+        WITH s0 AS (
+            SELECT i.*, {normalize.snils_sql('i.snils')} AS snils_digits FROM linkage_input i
+        ), s1 AS (
+            SELECT s0.*, CASE WHEN {normalize.snils_valid_sql('snils_digits')} THEN snils_digits END AS snils_ok
+            FROM s0
+        ), s AS (
+            SELECT s1.*, nullif(trim(snils), '') IS NOT NULL AND snils_ok IS NULL AS snils_bad FROM s1
         )
         SELECT (row_number() OVER (ORDER BY i.ord))::BIGINT - 1 AS rid,
                i.record_id, i.source,
-               CASE WHEN {snils_valid_sql('i.snils_digits')} THEN i.snils_digits END AS snils,
-               CASE WHEN nullif(trim(i.snils), '') IS NOT NULL AND NOT {snils_valid_sql('i.snils_digits')}
-                    THEN 'invalid' END AS snils_problem,
+               i.snils_ok AS snils, CASE WHEN i.snils_bad THEN 'invalid' END AS snils_problem,
                ns.k AS sn, nf.k AS fn, left(nf.k, 1) AS fi, np.k AS pn, left(np.k, 1) AS pi,
                coalesce({sex}, np.sex_hint) AS sex,
                d.iso AS dob, d.year AS dob_year, coalesce(d.imprecise, FALSE) AS dob_imprecise, d.swap AS dob_swap,

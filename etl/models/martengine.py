@@ -30,7 +30,6 @@ import duckdb
 
 from etl.base import duckpipe
 from etl.models import sqlmodels
-from etl.landing.tabular import duckdb_memory_mb
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> tupl
 
 
 def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    memory = duckdb_memory_mb("LTC_MARTS_DUCKDB_MEMORY", "2GB")
+    memory = duckpipe.memory_mb("LTC_MARTS_DUCKDB_MEMORY", "2GB")
     con = duckdb.connect(":memory:", config={
         "threads": os.cpu_count() or 2, "memory_limit": f"{memory}MB", "temp_directory": str(tmp / "spill"),
         "preserve_insertion_order": False})
