@@ -129,12 +129,13 @@ def test_warning_is_recorded_but_does_not_block(loaded):
 
 
 def test_committed_suites_match_their_authoring_source():
-    """The versioned GX files are what runs; they must say what etl/quality/gx.py says (`ltcreg validate --sync`)."""
+    """The versioned GX files are what runs; they must say what etl/quality/suites.py says (`ltcreg validate --sync`)."""
     import json
 
     for suite in quality.SUITES:
         data = json.loads((quality.GX_ROOT / "gx" / "expectations" / f"{suite.name}.json").read_text("utf-8"))
-        committed = sorted((e["meta"]["check"], e["meta"]["severity"], e["type"]) for e in data["expectations"])
+        committed = sorted((e["meta"]["check"], e["severity"], e["type"]) for e in data["expectations"])
+        assert all("severity" not in e["meta"] for e in data["expectations"])  # one field: GX's own
         authored = sorted((c.name, c.severity, _snake(c.kind)) for c in suite.checks)
         assert committed == authored, suite.name
         for e in data["expectations"]:
@@ -217,3 +218,49 @@ def test_pruning_skips_what_a_parallel_run_removed_meanwhile(tmp_path, monkeypat
     monkeypatch.setattr(gx, "_listing", lambda d: listing(d) + [d / "removed-by-another-run"])
     quality.prune_results(keep=3)
     assert (suite / "run" / "t1").is_dir()
+
+
+def _first(table: str, key: str) -> str:
+    return f"({key}) = (SELECT {key} FROM build.{table} ORDER BY {key} LIMIT 1)"
+
+
+def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
+    """Each mart and worklist is checked before it is published; a violation in each is found (one build,
+    every table made wrong at once, each expectation named in the gate's message)."""
+    from etl.models import sqlmodels
+
+    assert {m for m in sqlmodels.MARTS} <= {s.table for s in quality.SUITES if s.schema == "build"}
+    pipeline.build_marts("all-wrong")
+    for table in ("mart_package_execution_provider", "mart_coverage", "mart_rental_points", "mart_care_school"):
+        assert query(f"SELECT count(*) FROM build.{table}")[0][0] > 1, table  # the fixture fills them
+    violations = [
+        f"UPDATE build.mart_package_execution_provider SET under_delivered_recipients = recipients + 1 WHERE "
+        f"{_first('mart_package_execution_provider', 'month, provider_id, oktmo')}",
+        "INSERT INTO build.mart_package_execution_provider SELECT * FROM build.mart_package_execution_provider "
+        "ORDER BY month DESC, provider_id, oktmo LIMIT 1",
+        "INSERT INTO build.mart_coverage SELECT * FROM build.mart_coverage ORDER BY year, oktmo LIMIT 1",
+        "UPDATE build.mart_coverage SET ltc_persons = 0 WHERE ctid = (SELECT max(ctid) FROM build.mart_coverage)",
+        "INSERT INTO build.mart_rental_points SELECT * FROM build.mart_rental_points ORDER BY month, oktmo, point_id LIMIT 1",
+        "UPDATE build.mart_rental_points SET requested = -1 WHERE ctid = (SELECT max(ctid) FROM build.mart_rental_points)",
+        "INSERT INTO build.mart_care_school SELECT * FROM build.mart_care_school ORDER BY month, oktmo, trainee_kind LIMIT 1",
+        "UPDATE build.mart_care_school SET people_trained = trainings + 1 WHERE ctid = "
+        "(SELECT max(ctid) FROM build.mart_care_school)",
+        "INSERT INTO build.worklist_under_delivery (person_key, provider_id, assigned_minutes, delivered_minutes) "
+        "VALUES ('k-test', 'p-test', 10, 20), ('k-test', 'p-test', 10, 20)",
+        "INSERT INTO build.worklist_reassessment_due (person_key, reason) VALUES ('k-test', NULL), ('k-test', NULL)",
+    ]
+    for statement in violations:
+        query(statement)
+    with pytest.raises(quality.GateFailed) as e:
+        pipeline.validate("marts", "all-wrong")
+    message = str(e.value)
+    for expectation, problem in [
+            ("provider_counts_consistent", "1 unexpected"), ("provider_grain_unique", "1 unexpected"),
+            ("provider_totals_equal_recipient_mart", "1 unexpected"), ("coverage_grain_unique", "1 unexpected"),
+            ("coverage_persons_positive", "1 unexpected"), ("rental_grain_unique", "1 unexpected"),
+            ("rental_counts_not_negative", "1 unexpected"), ("school_grain_unique", "1 unexpected"),
+            ("school_counts_consistent", "1 unexpected"),
+            ("under_delivery_one_row_per_recipient_provider", "1 unexpected"),
+            ("under_delivery_is_under", "2 unexpected"), ("reassessment_one_row_per_recipient", "1 unexpected"),
+            ("reassessment_reason_present", "2 unexpected")]:
+        assert f"{expectation}: {problem}" in message, (expectation, message)

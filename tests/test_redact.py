@@ -104,3 +104,17 @@ def test_safe_text_masks_values_and_keeps_codes_and_counts():
     assert text == "duplicate_record: same content as batch:locator 12:5 — … … on …"
     assert redact.safe_text("Input is not proper UTF-8, indicate encoding !\nBytes: 0xD0 0x20") == \
         "Input is not proper UTF-8, indicate encoding !"
+
+
+def test_gate_messages_are_kept_whole_and_others_cut():
+    """The gate names every failed check (codes and counts, never values): cut at 300 characters an
+    operator would not see which checks failed; any other message is cut and masked as before."""
+    from etl import quality
+
+    long = "; ".join(f"suite_{i}.check_{i}: {i} unexpected" for i in range(40))
+    gate = quality.GateFailed(long)
+    redact.scrub(gate)
+    assert str(gate) == long
+    other = RuntimeError(long + " 'Иванов'")
+    redact.scrub(other)
+    assert len(str(other)) <= 300 and "Иванов" not in str(other)

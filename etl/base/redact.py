@@ -47,6 +47,9 @@ def scrub(exc: BaseException | None) -> None:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
+        if getattr(exc, "carries_no_values", False):  # our own message of codes and counts, kept whole
+            exc = exc.__cause__ or exc.__context__
+            continue
         primary = getattr(getattr(exc, "diag", None), "message_primary", None)
         try:
             exc.args = (safe_text(primary if primary else str(exc)),)

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from etl.base import duckpipe
-from etl.models import sqlmodels
+from etl.models import catalog
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +53,30 @@ def _duck_type(pg_type: str) -> str:
     return _TYPES.get(pg_type, "VARCHAR")
 
 
+def _register_models() -> list[str]:
+    return catalog.named("current", "intermediate")
+
+
 def _models_named(texts: list[str]) -> set[str]:
     return {name for text in texts for schema, name in _names(text)
-            if schema == "register" and name in sqlmodels.INTERMEDIATE}
+            if schema == "register" and name in _register_models()}
 
 
 def models_read(marts: list[str]) -> list[str]:
     """The intermediate models the marts read themselves, in creation order."""
-    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts])
-    return [m for m in sqlmodels.INTERMEDIATE if m in found]
+    found = _models_named([catalog.sql_text(m) for m in marts])
+    return [m for m in _register_models() if m in found]
 
 
 def models_needed(marts: list[str], models: list[str] = ()) -> list[str]:
     """The intermediate models the marts (and `models`) read, directly or through other intermediates,
     `models` included, in creation order."""
     needed: set[str] = set()
-    found = _models_named([sqlmodels.sql_text("marts", m) for m in marts]) | set(models)
+    found = _models_named([catalog.sql_text(m) for m in marts]) | set(models)
     while found:
         needed |= found
-        found = _models_named([sqlmodels.model_sql(m) for m in found]) - needed
-    return [m for m in sqlmodels.INTERMEDIATE if m in needed]
+        found = _models_named([catalog.models()[m].view_sql() for m in found]) - needed
+    return [m for m in _register_models() if m in needed]
 
 
 def _inputs(cur, models: list[str], marts: list[str], shipped: list[str] = ()) -> dict[str, list[tuple[str, str]]]:
@@ -83,9 +87,9 @@ def _inputs(cur, models: list[str], marts: list[str], shipped: list[str] = ()) -
     DuckDB plans every mart over empty copies of the tables, and its projection pushdown tells the
     columns each table scan needs (optimizers that would prune scans of empty tables or fold filters
     into them are off for this planning only): only those travel."""
-    texts = [sqlmodels.model_sql(m) for m in models] + [sqlmodels.sql_text("marts", m) for m in marts]
+    texts = [catalog.models()[m].view_sql() for m in models] + [catalog.sql_text(m) for m in marts]
     tables = dict.fromkeys(f"{s}.{n}" for text in texts for s, n in _names(text)
-                           if s != "build" and n not in sqlmodels.INTERMEDIATE)
+                           if s != "build" and n not in _register_models())
     columns = {}
     for table in tables:
         cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass"
@@ -98,12 +102,12 @@ def _inputs(cur, models: list[str], marts: list[str], shipped: list[str] = ()) -
         for table, cols in columns.items():
             con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {_duck_type(k)}' for c, k in cols)})")
         for name in models:
-            con.execute(sqlmodels.model_sql(name))
+            con.execute(catalog.models()[name].view_sql())
         used: dict[str, set[str]] = {}
         for name in marts:
-            con.execute(f"CREATE VIEW build.{name} AS {sqlmodels.sql_text('marts', name)}")
+            con.execute(f"CREATE VIEW build.{name} AS {catalog.sql_text(name)}")
         for query in [f"SELECT * FROM build.{m}" for m in marts] + [f"SELECT * FROM register.{m}" for m in models
-                                                                 if m not in sqlmodels.CURRENT or m in shipped]:
+                                                                 if m not in catalog.named("current") or m in shipped]:
             plan = json.loads(con.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchall()[0][1])
             _scans(plan, used)
     return {table: [(c, k) for c, k in cols if c in used.get(table, ())]
@@ -177,9 +181,8 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
             for name in names:
                 if name in created:
                     continue
-                text = sqlmodels.model_sql(name)
-                if name in sqlmodels.MATERIALIZED:
-                    text = text.replace(f"CREATE VIEW register.{name} AS", f"CREATE TABLE register.{name} AS", 1)
+                model = catalog.models()[name]
+                text = model.table_sql() if model.materialized == "table" else model.view_sql()
                 t = time.perf_counter()
                 log.debug("creating %s", name)
                 con.execute(text)
@@ -192,12 +195,12 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
             for name in marts:
                 create(models_needed([name]))
                 t = time.perf_counter()
-                con.execute(f"CREATE TABLE build.{name} AS {sqlmodels.sql_text('marts', name)}")
+                con.execute(f"CREATE TABLE build.{name} AS {catalog.sql_text(name)}")
                 log.debug("%s computed in %.1f s", name, time.perf_counter() - t)
                 shipped.append((name, shipper.submit(
                     _ship, con.cursor(), cur, f"SELECT * FROM build.{name}", f"{schema}.{name}",
                     f"DROP TABLE IF EXISTS {schema}.{name}; CREATE TABLE {schema}.{name} AS "
-                    f"{sqlmodels.sql_text('marts', name)} WITH NO DATA", tmp / f"{name}.pipe")))
+                    f"{catalog.sql_text(name)} WITH NO DATA", tmp / f"{name}.pipe")))
             create(models_needed([], ship_models))
             t2 = time.perf_counter()
             for name, done in shipped:

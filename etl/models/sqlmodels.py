@@ -10,65 +10,40 @@ CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the
 from __future__ import annotations
 
 import csv
-import functools
 import os
 import re
 from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from etl.models import catalog
+from etl.models.catalog import SQL_DIR, natural_keys  # noqa: F401 (the models' face)
 
-
-@functools.cache
-def natural_keys() -> tuple[dict, ...]:
-    """sql/current/natural_keys.csv: each source entity's natural key (a SQL expression over its staging
-    row) and whether its source can delete keys. Read once: every model's SQL is asked for many times."""
-    with open(SQL_DIR / "current" / "natural_keys.csv", encoding="utf-8", newline="") as f:
-        return tuple(csv.DictReader(f))
-
-
-# The current layer: one view per source entity, the current version of each natural key (generated
-# from natural_keys.csv and sql/current/current.sql), read by every model instead of staging.
-CURRENT = [f"cur_{row['entity']}" for row in natural_keys()]
-# Creation order matters where a view reads another.
-INTERMEDIATE = ["cur_deletion", *CURRENT, "int_person_record", "int_recipient_person", "int_person_place",
-                "int_person_status", "int_person_level", "int_hospital_stay", "int_supplement",
-                "int_supplement_grid", "int_supplement_month", "int_person_key", "int_identification",
-                "int_person_pathway", "int_package_month", "int_kpi_measure"]
-MARTS = ["mart_recipients_by_level", "mart_identification_funnel", "mart_package_execution_recipient",
-         "mart_package_execution_provider", "mart_coverage", "mart_kpi", "mart_rental_points", "mart_care_school",
-         "mart_data_quality", "worklist_reassessment_due", "worklist_under_delivery"]
+# What the catalogue found (etl/models/catalog.py: sql/**/*.sql and the YAML beside), named for the
+# callers; creation order from the references.
+CURRENT = catalog.named("current")
+INTERMEDIATE = catalog.named("current", "intermediate")   # views in schema register
+MARTS = catalog.named("marts", "worklists")                # built in schema build, then published
+# Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
+# DuckDB build (etl/models/martengine.py); views like the rest in PostgreSQL.
+MATERIALIZED = {n for n in INTERMEDIATE if catalog.models()[n].materialized == "table"}
+# Marts PostgreSQL computes itself in either engine (their YAML says why); a materialized model they read
+# comes from DuckDB as a temporary table.
+IN_POSTGRES = [n for n in MARTS if catalog.models()[n].engine == "postgres"]
 CONFIG_TABLES = {"ref.kpi_definition": "kpi_definition.csv", "ref.kpi_parameter": "kpi_parameter.csv",
                  "ref.coverage_target": "coverage_target.csv", "ref.coverage_base": "coverage_base.csv"}
 
 
-def sql_text(layer: str, name: str) -> str:
-    return (SQL_DIR / layer / f"{name}.sql").read_text(encoding="utf-8")
-
-
 def model_sql(name: str) -> str:
-    """The CREATE VIEW statement of an intermediate model (a current-layer view is generated)."""
-    if name in CURRENT:
-        row = next(r for r in natural_keys() if f"cur_{r['entity']}" == name)
-        deleted = sql_text("current", "deleted") if row["deletable"] == "true" else ""
-        fill = {"entity": row["entity"], "natural_key": row["natural_key"]}
-        return sql_text("current", "current").format(**fill, deleted=deleted.rstrip("\n").format(**fill))
-    return sql_text("intermediate", name)
+    """The CREATE VIEW statement of a register model."""
+    return catalog.models()[name].view_sql()
+
+
+def mart_sql(name: str) -> str:
+    """The SELECT of a mart or worklist."""
+    return catalog.models()[name].select
 
 
 def published_schema(name: str) -> str:
-    return "worklist" if name.startswith("worklist_") else "marts"
-
-
-# Computed once per marts build and read by many marts (dbt's materialized='table'): tables in the
-# DuckDB build (etl/models/martengine.py); views like the rest in PostgreSQL.
-MATERIALIZED = {"int_supplement_grid", "int_supplement_month", "int_package_month", "int_kpi_measure",
-                "int_person_key", "int_recipient_person", "int_person_place", "int_person_level", "int_hospital_stay",
-                "cur_optima_care_report", "cur_optima_recipient", "cur_optima_supplement", "cur_optima_assessment",
-                "cur_health_medical_event"}
-# Marts PostgreSQL computes itself in either engine: small ones whose decimal formulas over configured
-# parameters must stay exact numeric arithmetic (DuckDB divides decimals in binary floating point), or
-# that read the audit tables. A materialized model they read comes from DuckDB as a temporary table.
-IN_POSTGRES = ["mart_kpi", "mart_care_school", "mart_data_quality"]
+    return catalog.models()[name].schema
 
 
 def apply_views(cur) -> None:
@@ -120,7 +95,7 @@ def load_configuration(cur) -> dict:
 def build_mart(cur, name: str, schema: str, read_as: dict[str, str] | None = None) -> int:
     """Materialise a mart's query as `schema.name` in PostgreSQL (a build schema, before the gate lets
     it out); `read_as` reads a model from another table (one DuckDB shipped)."""
-    text = sql_text("marts", name)
+    text = mart_sql(name)
     for model, table in (read_as or {}).items():
         text = re.sub(rf"\bregister\.{model}\b", table, text)
     cur.execute(f"DROP TABLE IF EXISTS {schema}.{name}")

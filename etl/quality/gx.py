@@ -6,7 +6,7 @@ git-ignored). SUITES below is the authoring source: `ensure_project()` creates w
 (`ltcreg validate --sync` rewrites it all after a change here). The datasource reads the database
 URL from the environment (`${REGISTER_DB_URL}`), so no secret is ever written to a file.
 
-Every expectation carries `meta.severity`: a failed *critical* expectation blocks publication of
+Every expectation carries GX's own `severity`: a failed *critical* expectation blocks publication of
 marts and fails the run; a *warning* is recorded and reported. All checks run inside PostgreSQL.
 """
 from __future__ import annotations
@@ -28,7 +28,9 @@ DATASOURCE = "register_db"
 
 
 class GateFailed(RuntimeError):
-    """A critical expectation failed: marts are not published."""
+    """A critical expectation failed: marts are not published. The message names checks and counts only
+    (samples are never in it), so it is kept whole however many checks failed."""
+    carries_no_values = True
 
 
 @dataclass
@@ -78,8 +80,14 @@ def _context():
 def _expectation(check: Check):
     import great_expectations.expectations as gxe
 
-    meta = {"severity": check.severity, "check": check.name}
-    return getattr(gxe, check.kind)(**check.kwargs, meta=meta, description=check.name)
+    # GX's own severity field: the gate reads it and Data Docs show it (one field, no copy in meta)
+    return getattr(gxe, check.kind)(**check.kwargs, severity=check.severity, meta={"check": check.name},
+                                    description=check.name)
+
+
+def _severity(cfg) -> str:
+    value = getattr(cfg, "severity", None)
+    return str(getattr(value, "value", value) or CRITICAL)
 
 
 def ensure_project(ctx=None, rewrite: bool = False):
@@ -146,7 +154,6 @@ def _prune(known: set[str]) -> None:
 def _ensure_build_tables() -> None:
     """GX needs a table to exist to register it as an asset: marts not built yet get an empty table of
     their own shape in `build` (the pipeline replaces it before the marts checkpoint)."""
-
     wanted = {s.table for s in SUITES if s.schema == "build"}
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'build'")
@@ -158,8 +165,8 @@ def _ensure_build_tables() -> None:
         missing = wanted - {r[0] for r in cur.fetchall()}
         if missing:
             sqlmodels.apply_views(cur)
-            for name in sorted(missing):
-                cur.execute(f"CREATE TABLE build.{name} AS {sqlmodels.sql_text('marts', name)} WITH NO DATA")
+            for name in [m for m in sqlmodels.MARTS if m in missing]:  # a mart reading another comes after it
+                cur.execute(f"CREATE TABLE build.{name} AS {sqlmodels.mart_sql(name)} WITH NO DATA")
 
 
 def _get(store, name):
@@ -188,7 +195,7 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
             if r.exception_info and r.exception_info.get("raised_exception"):
                 errors.append(r.exception_info.get("exception_message"))
             outcomes.append(Outcome(
-                checkpoint=name, suite=suite, check=meta.get("check", cfg.type), severity=meta.get("severity", CRITICAL),
+                checkpoint=name, suite=suite, check=meta.get("check", cfg.type), severity=_severity(cfg),
                 success=bool(r.success), element_count=res.get("element_count"),
                 unexpected_count=res.get("unexpected_count", res.get("observed_value")
                                          if cfg.type == "unexpected_rows_expectation" else None),

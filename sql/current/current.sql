@@ -6,7 +6,6 @@
 -- where nearly every row is the only version of its key, and planned nested loops over the register on
 -- it; an inequality it estimates at a third. DuckDB reads both alike, within its memory: a self
 -- anti-join of 13 M care reports did not fit in 2 GB.)
-CREATE VIEW register.cur_{entity} AS
 WITH v AS (
     SELECT s.stg_id, s.batch_id, coalesce({natural_key}, '#' || s.stg_id) AS natural_key,
            coalesce(b.source_time, b.started_at) AS version_at

@@ -1,6 +1,3 @@
--- OPTIMA's deletions (deletions.csv): the latest of each entity and key, with its version (as in
--- sql/current/current.sql, "n < 2" explained there) so that a later export of the key brings it back.
-CREATE VIEW register.cur_deletion AS
 SELECT entity, record_id, batch_id, version_at, deleted_on, reason
 FROM (SELECT d.entity, d.record_id, d.batch_id, coalesce(b.source_time, b.started_at) AS version_at, d.deleted_on,
              d.reason,

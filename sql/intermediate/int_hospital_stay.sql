@@ -1,8 +1,3 @@
--- Hospital stays of each person (current versions of the health and ОМС events of type
--- hospitalisation), overlapping ones merged: [admitted, left) in days, the admission day counted and
--- the discharge day not (as bed-days are counted; a same-day stay is one day). A stay without a
--- discharge date counts at most ref.setting 'open_hospital_stay_days' (a longer one is a gap in the data).
-CREATE VIEW register.int_hospital_stay AS
 WITH s AS (
     SELECT l.person_id, e.start_date AS admitted,
            greatest(coalesce(e.end_date, e.start_date + o.days), e.start_date + 1) AS left_on

@@ -1,8 +1,3 @@
--- Every trace of identification of a potential recipient (current versions: a resent or corrected
--- trace counts once), resolved to the register person: referrals of medical organisations (their
--- channel and municipality), ЕПГУ applications, and OPTIMA cards (the channel the LTC system recorded;
--- the municipality the person lived in on the identification date, int_person_place).
-CREATE VIEW register.int_identification AS
 SELECT l.person_id, 'health_referral'::text AS source, r.channel, r.referral_date AS received_date, r.oktmo
 FROM register.cur_health_referral r
 JOIN register.person_link l ON l.entity = 'health_referral' AND l.stg_id = r.stg_id

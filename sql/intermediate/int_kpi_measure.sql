@@ -1,8 +1,3 @@
--- The figures the federal KPIs are computed from, per reporting period, in long form.
--- Periods: each calendar year of the data ('year'), and each month as a running value from the
--- 1st of January ('month_ytd'). Flows are summed over the period's months; stocks are taken at
--- the period's last day.
-CREATE VIEW register.int_kpi_measure AS
 WITH months AS (
     SELECT DISTINCT month FROM register.int_supplement_month
 ), periods AS (

@@ -1,7 +1,3 @@
--- Per supplement and month in force: minutes assigned (minutes per week × days in force at home / 7:
--- days the person spent in hospital are taken out, and shown as hospital_days) and delivered by the
--- current care reports (0 when none came: the worst under-delivery is none at all).
-CREATE VIEW register.int_package_month AS
 WITH delivered AS (
     SELECT supplement_id, month, sum(minutes_delivered) AS delivered_minutes
     FROM register.cur_optima_care_report

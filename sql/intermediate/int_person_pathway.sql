@@ -1,7 +1,3 @@
--- One row per identified person: the first identification (date, channel, municipality) and the
--- first date of each later stage — assessment, recognition of need (and its level), contract,
--- first day of the social package, first month with care delivered.
-CREATE VIEW register.int_person_pathway AS
 WITH first_id AS (  -- (row_number: see int_recipient_person)
     SELECT person_id, identified_date, channel, oktmo
     FROM (SELECT person_id, received_date AS identified_date, channel, oktmo,

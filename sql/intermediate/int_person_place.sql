@@ -1,8 +1,3 @@
--- A person's municipality over time (a snapshot of their OPTIMA cards): each version of a card that
--- names another municipality than the version before starts a new period on the day the version was
--- made (its export's date, else the day it was landed); the first known municipality holds back to the
--- beginning. valid_to is exclusive. Months are attributed by it: a move changes no month before it.
-CREATE VIEW register.int_person_place AS
 WITH v AS (
     SELECT l.person_id, r.oktmo, coalesce(b.source_time, b.started_at)::date AS since, r.batch_id, r.stg_id
     FROM staging.optima_recipient r

@@ -1,7 +1,3 @@
--- Every staged person-bearing record in one shape, with the rank of its source for survivorship
--- (lower wins: the LTC system's own card, then the citizen's application, then health, then ЗАГС, then
--- ФРИ; survivorship of golden attributes is ref.source_trust's, this rank orders the founding of persons).
-CREATE VIEW register.int_person_record AS
 SELECT 'optima_recipient'::text AS entity, stg_id, batch_id, recipient_id AS natural_id, 1 AS source_rank,
        snils, surname, first_name, patronymic, sex, birth_date, address, oktmo,
        coalesce(status_date, identified_date) AS record_date

@@ -1,7 +1,3 @@
--- A person's status in the LTC system over time, from every version of their OPTIMA cards: each
--- version that changes the status or the exit reason starts a period on its status date (else the
--- day the version was made). valid_to is exclusive. An exit keeps its reason when the card changes later.
-CREATE VIEW register.int_person_status AS
 WITH v AS (
     SELECT l.person_id, r.status, r.exit_reason,
            coalesce(r.status_date, coalesce(b.source_time, b.started_at)::date) AS since, r.batch_id, r.stg_id

@@ -1,5 +1,3 @@
--- Supplements to the ИППСУ (the current version of each supplement id) resolved to register persons.
-CREATE VIEW register.int_supplement AS
 SELECT s.supplement_id, rp.person_id, s.recipient_id, s.care_level, s.minutes_per_week, s.provider_id, s.start_date,
        s.end_date
 FROM register.cur_optima_supplement s

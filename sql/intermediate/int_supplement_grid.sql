@@ -1,10 +1,3 @@
--- One row per supplement and calendar month in which it was in force, cut at the person's death
--- and at the end of the reported data (the last month with care reports); last_day is the last day
--- of the month the supplement was in force. Its own model, materialized, so that the joins with the
--- person's history in int_supplement_month are planned on its true size (DuckDB estimated a series
--- per supplement at a fiftieth of its rows, built hash tables on the twelve million months instead of
--- on the histories, and ran out of memory at a million persons).
-CREATE VIEW register.int_supplement_grid AS
 WITH bounded AS (
     SELECT s.supplement_id, s.person_id, s.care_level, s.minutes_per_week, s.provider_id, s.start_date,
            least(coalesce(s.end_date, 'infinity'::date), coalesce(p.death_date, 'infinity'::date),

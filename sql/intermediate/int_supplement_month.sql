@@ -1,8 +1,3 @@
--- One row per supplement and calendar month in which it was in force (int_supplement_grid), each month
--- attributed to where and what the person was in it: the municipality in force on the supplement's
--- last day in the month (int_person_place) and the care level of the assessment in force then
--- (int_person_level), the supplement's own level where no assessment recognised one.
-CREATE VIEW register.int_supplement_month AS
 SELECT m.supplement_id, m.person_id, pl.oktmo, coalesce(lv.care_level, m.care_level) AS care_level,
        m.care_level AS supplement_care_level, m.minutes_per_week, m.provider_id, m.start_date, m.last_date, m.month
 FROM register.int_supplement_grid m

@@ -1,5 +1,3 @@
--- Grain: month × municipality × trainee kind. Trainings of the schools of care: sessions, people
--- trained (relatives by recipient, assistants by training record) and hours.
 WITH t AS (
     SELECT * FROM register.cur_optima_care_school
 )

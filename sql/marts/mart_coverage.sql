@@ -1,7 +1,3 @@
--- Grain: year × municipality. Persons who received the social package in the year against the
--- number of people older than working age recognised as needing social services (a figure from
--- outside our sources: ref.coverage_base, loaded from sql/seeds/coverage_base.csv), with the
--- region's target share (ref.coverage_target).
 WITH ltc AS (
     SELECT date_part('year', month)::int AS year, coalesce(oktmo, '00000000') AS oktmo,
            count(DISTINCT person_id)::int AS ltc_persons

@@ -1,8 +1,3 @@
--- Grain: month of first identification × municipality (ОКТМО) × identification channel.
--- received: referrals, applications and cards received that month (every trace, repeats included);
--- identified: persons identified for the first time; of them, how many were assessed, recognised
--- as needing care (by level) or not, have a contract, receive the package; and the days from
--- identification to the assessment and to the first day of the package (median, 90th percentile).
 WITH received AS (
     SELECT date_trunc('month', received_date)::date AS month, coalesce(oktmo, '00000000') AS oktmo, channel,
            count(*)::int AS received

@@ -1,9 +1,3 @@
--- Grain: period × KPI. The federal key performance indicators of the pilot by the formulas of
--- ref.kpi_definition (value = multiplier × numerator / denominator; the multiplier is a number or
--- a yearly parameter of ref.kpi_parameter) over the figures of register.int_kpi_measure.
--- Periods: calendar years (period_kind 'year', reported by 1 April of the next year) and running
--- values from the 1st of January to each month's end ('month_ytd'). Both configuration tables are
--- loaded from sql/seeds/kpi_*.csv at every build.
 WITH periods AS (
     SELECT DISTINCT period_kind, period_start, period_end FROM register.int_kpi_measure
 ), k AS (

@@ -1,7 +1,3 @@
--- Grain: month × provider × municipality. The supplement's execution by each provider: recipients
--- served, minutes assigned (hospital days taken out) and delivered, recipients under-delivered. Rolled up from the recipient
--- mart of the same build (built just before it: sqlmodels.MARTS order), not from the person-months.
--- (The ratio rounded in integers, as in the recipient mart.)
 WITH p AS (
     SELECT month, coalesce(provider_id, 'не указан') AS provider_id, oktmo,
            count(*)::int AS recipients, sum(assigned_minutes)::bigint AS assigned_minutes,

@@ -1,10 +1,3 @@
--- Grain: month × recipient (pseudonymous person_key) × provider. Minutes of the social package
--- assigned by the supplements in force against minutes the care assistants reported delivered;
--- days in hospital are not assigned (hospital_days, and the minutes they would have had:
--- hospital_minutes); under_delivered when delivered is below ref.setting 'under_delivery_share' of assigned.
--- (Grouped on the integer person id first: the pseudonym joins 1 row per group, not every row.)
--- The ratio is rounded in integers (half up, as round() does for delivered ≥ 0, a check of staging),
--- so PostgreSQL and DuckDB (whose decimal division is binary floating point) give the same figure.
 WITH g AS (
     SELECT month, person_id, coalesce(oktmo, '00000000') AS oktmo, provider_id, max(care_level) AS care_level,
            sum(assigned_minutes)::bigint AS assigned, sum(delivered_minutes)::bigint AS delivered,

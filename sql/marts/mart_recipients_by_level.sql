@@ -1,10 +1,3 @@
--- Grain: month × municipality (ОКТМО) × care level.
--- recipients: distinct register persons with a supplement in force in the month at that level;
--- entered: persons whose first supplement month is this month; exited: persons whose last
--- supplement month is this month and whose package has ended before the data end, split by
--- reason: death (ЗАГС), refusal of the package, other loss of the right — the reason of the exit the
--- card recorded from that month on (int_person_status), so a later change of the card keeps it.
--- Persons are counted where and at the level they were in the month (int_supplement_month).
 WITH pm AS (
     SELECT person_id, oktmo, month, max(care_level) AS care_level
     FROM register.int_supplement_month

@@ -1,6 +1,3 @@
--- Grain: month × municipality × rental point. Technical means of rehabilitation: requests,
--- issues and returns in the month, people waiting and items in use at the month's end, and the
--- median wait from request to issue of the items issued that month.
 WITH r AS (
     SELECT * FROM register.cur_optima_rental
 ), span AS (  -- to the data's end: the last month of any rental event or care report

@@ -1,6 +1,3 @@
--- Worklist (identities; schema worklist, granted to worklist readers only). Grain: recipient.
--- Recipients receiving the package in the last month of the data whose latest assessment is older
--- than ref.setting 'reassessment_months', or who were hospitalised after it (circumstances changed).
 WITH as_of AS (
     SELECT max(month + interval '1 month' - interval '1 day')::date AS d FROM register.int_supplement_month
 ), receiving AS (

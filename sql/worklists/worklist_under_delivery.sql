@@ -1,5 +1,3 @@
--- Worklist (identities; schema worklist). Grain: recipient × provider in the last month of the
--- data whose package was under-delivered (delivered below 'under_delivery_share' of assigned).
 WITH last_month AS (
     SELECT max(month) AS month FROM register.int_package_month
 ), rm AS (

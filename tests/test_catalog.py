@@ -1,0 +1,64 @@
+"""The catalogue of SQL models: bare SELECTs with their YAML beside, ordered by their references."""
+import shutil
+
+import pytest
+
+from etl.models import catalog, sqlmodels
+
+
+@pytest.fixture
+def sql_copy(tmp_path, monkeypatch):
+    """A copy of sql/ the catalogue reads instead of the project's."""
+    target = tmp_path / "sql"
+    shutil.copytree(catalog.SQL_DIR, target)
+    monkeypatch.setattr(catalog, "SQL_DIR", target)
+    catalog.models.cache_clear()
+    catalog.natural_keys.cache_clear()
+    yield target
+    catalog.models.cache_clear()
+    catalog.natural_keys.cache_clear()
+
+
+def test_every_model_is_described_and_comes_after_what_it_reads():
+    models = catalog.models()
+    position = {name: i for i, name in enumerate(models)}
+    assert len(models) == len(sqlmodels.INTERMEDIATE) + len(sqlmodels.MARTS)
+    for name, model in models.items():
+        assert model.description and model.grain, name
+        for ref in model.refs & set(models):
+            assert position[ref] < position[name], (name, ref)
+    # a mart of the same build read by another (build.<mart>) is built first
+    assert position["mart_package_execution_recipient"] < position["mart_package_execution_provider"]
+    assert sqlmodels.published_schema("worklist_under_delivery") == "worklist"
+    assert "int_supplement_grid" in sqlmodels.MATERIALIZED and "int_person_record" not in sqlmodels.MATERIALIZED
+    assert "cur_optima_care_report" in sqlmodels.MATERIALIZED  # from natural_keys.csv
+    assert set(sqlmodels.IN_POSTGRES) == {"mart_kpi", "mart_care_school", "mart_data_quality"}
+
+
+def test_a_new_mart_is_one_sql_file_and_its_yaml(sql_copy):
+    (sql_copy / "marts" / "mart_a_new_one.sql").write_text(
+        "SELECT month, sum(recipients) AS recipients FROM build.mart_recipients_by_level GROUP BY month\n")
+    (sql_copy / "marts" / "mart_a_new_one.yml").write_text(
+        "name: mart_a_new_one\ndescription: Recipients per month, region-wide.\ngrain: month\n")
+    names = catalog.named("marts", "worklists")
+    assert "mart_a_new_one" in names
+    assert names.index("mart_recipients_by_level") < names.index("mart_a_new_one")  # from its reference
+    assert catalog.models()["mart_a_new_one"].materialized == "table"
+
+
+@pytest.mark.parametrize("sql,yml,message", [
+    ("SELECT 1 AS x\n", None, "no mart_bad.yml beside it"),
+    ("-- a view\nCREATE VIEW marts.mart_bad AS SELECT 1\n", "description: d\ngrain: g\n", "bare SELECT"),
+    ("SELECT 1 AS x\n", "description: d\n", "grain is empty"),
+    ("SELECT 1 AS x\n", "description: d\ngrain: g\nmaterialised: table\n", "unknown keys materialised"),
+    ("SELECT 1 AS x\n", "description: d\ngrain: g\nengine: spark\n", "engine 'spark'"),
+    ("SELECT * FROM build.mart_bad_too\n", "description: d\ngrain: g\n", "circle"),
+])
+def test_a_malformed_model_is_refused_with_its_reason(sql_copy, sql, yml, message):
+    (sql_copy / "marts" / "mart_bad.sql").write_text(sql)
+    if yml is not None:
+        (sql_copy / "marts" / "mart_bad.yml").write_text(yml)
+    (sql_copy / "marts" / "mart_bad_too.sql").write_text("SELECT * FROM build.mart_bad\n")
+    (sql_copy / "marts" / "mart_bad_too.yml").write_text("description: d\ngrain: g\n")
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog.models()
