@@ -182,7 +182,7 @@ def cmd_review(a) -> int:
 
 
 def cmd_dedup(a) -> int:
-    from etl.linkage.dedup import dedup_csv
+    from etl.linkage import dedup_csv
 
     try:
         result = dedup_csv(Path(a.input), Path(a.output), model_path=Path(a.model) if a.model else None,

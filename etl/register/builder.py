@@ -20,8 +20,8 @@ from pathlib import Path
 
 from etl.base import db, duckpipe
 from etl.models import sqlmodels
-from etl.linkage import dedup
-from etl.linkage.model import MODEL_PATH, Model, load_settings
+from etl import linkage
+from etl.linkage import MODEL_PATH, RECORDS, Model, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,11 @@ def save_model(cur, model: Model, source: str) -> int:
 
 def train_model(run_id: str = "cli") -> dict:
     """Retrain m/u on the register's own records and make that model active (`ltcreg register train`)."""
-    from etl.linkage import train
-
     with db.transaction() as conn, conn.cursor() as cur:
         sqlmodels.apply_views(cur)
         con = _export(cur)
-        from etl.linkage import features
-        features.build(con)
-        model = train.train(con, load_settings())
+        linkage.prepare(con)
+        model = linkage.train(con, load_settings())
         model_id = save_model(cur, model, f"trained on the register, run {run_id}")
     return {"model_id": model_id, **model.meta}
 
@@ -81,7 +78,7 @@ _INPUT = {"record_id": "VARCHAR", "entity": "VARCHAR", "source_rank": "INTEGER",
 
 def _export(cur):
     """Every staged person record with its current person into a DuckDB relation `linkage_input`."""
-    con = dedup.connect()
+    con = linkage.connect()
     with tempfile.TemporaryDirectory(prefix="ltc-register-") as tmp:
         duckpipe.query_into_duckdb(cur, """
             SELECT r.entity || ':' || r.stg_id, r.entity, r.source_rank, r.natural_id, r.stg_id, r.snils, r.surname,
@@ -104,7 +101,7 @@ def _manual(con, cur) -> tuple[list, list]:
     decided = cur.fetchall()
     if not decided:
         return [], []
-    rid = dict(con.execute("SELECT record_id, rid FROM rec").fetchall())
+    rid = dict(con.execute(f"SELECT record_id, rid FROM {RECORDS}").fetchall())
     matches, non = [], []
     for el, sl, er, sr, decision in decided:
         a, b = rid.get(record_key(el, sl)), rid.get(record_key(er, sr))
@@ -119,15 +116,15 @@ def _versions_of_one_key(con, no_match: list[tuple[int, int]]) -> list[tuple[int
     changed. The anchor is the key's latest linked version, else its first new one. Not joined: two valid
     SNILS that differ (the matcher and the review queue decide), a pair a person separated by hand."""
     separated = {x for pair in no_match for x in pair}
-    pairs = con.execute("""
+    pairs = con.execute(f"""
         WITH k AS (
-            SELECT r.rid, i.entity, i.natural_id, r.snils, r.fixed IS NOT NULL AS linked FROM rec r
+            SELECT r.rid, i.entity, i.natural_id, r.snils, r.fixed IS NOT NULL AS linked FROM {RECORDS} r
             JOIN reg_input i USING (record_id) WHERE i.natural_id IS NOT NULL
         ), anchor AS (
             SELECT entity, natural_id, coalesce(max(rid) FILTER (WHERE linked), min(rid)) AS rid
             FROM k GROUP BY entity, natural_id HAVING count(*) > 1 AND bool_or(NOT linked)
         )
-        SELECT a.rid, k.rid FROM k JOIN anchor a USING (entity, natural_id) JOIN rec ar ON ar.rid = a.rid
+        SELECT a.rid, k.rid FROM k JOIN anchor a USING (entity, natural_id) JOIN {RECORDS} ar ON ar.rid = a.rid
         WHERE NOT k.linked AND k.rid <> a.rid AND (k.snils IS NULL OR ar.snils IS NULL OR k.snils = ar.snils)
         ORDER BY 1, 2""").fetchall()
     return [(a, b) for a, b in pairs if a not in separated and b not in separated]
@@ -180,13 +177,12 @@ def _link_pending(cur, run_id: str) -> dict:
     cur.execute("SELECT count(*) FROM register.person_link")
     incremental = cur.fetchone()[0] > 0
     # features first, so manual decisions can be mapped to record numbers
-    from etl.linkage import features
-    features.build(con)
+    linkage.prepare(con)
     manual = _manual(con, cur)
     versions = _versions_of_one_key(con, manual[1])
-    result = dedup.link(con, settings, model, incremental=incremental, manual=(manual[0] + versions, manual[1]),
+    result = linkage.link(con, settings, model, incremental=incremental, manual=(manual[0] + versions, manual[1]),
                         features_built=True)
-    rows = con.execute("SELECT rid, record_id, fixed FROM rec ORDER BY rid").fetchall()
+    rows = con.execute(f"SELECT rid, record_id, fixed FROM {RECORDS} ORDER BY rid").fetchall()
 
     person_of_root: dict[int, int] = {}
     for rid, _, fixed in rows:
@@ -204,7 +200,7 @@ def _link_pending(cur, run_id: str) -> dict:
     # one pass over the decided pairs: the strongest link of each record, and the pairs for review
     best: dict[int, tuple] = {}
     reviews = []
-    for l, r, w, outcome, contrib in dedup.explanations(con, result, ("link", "review")):
+    for l, r, w, outcome, contrib in linkage.explanations(con, result, ("link", "review")):
         if outcome == "link":
             for x in (l, r):
                 if x not in best or w > best[x][0]:
