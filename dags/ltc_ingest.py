@@ -10,22 +10,17 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
+import connectors
 from etl.orchestration.assets import STAGED
 from etl.orchestration.ops import DB_POOL, on_failure
 
-SCHEDULES = {"health": "0 * * * *", "smev": "*/15 * * * *", "optima": "30 2 * * *"}
-DESCRIPTIONS = {
-    "health": "Выгрузки Минздрава: направления медорганизаций и медицинские события (CSV)",
-    "smev": "СМЭВ 3: заявления ЕПГУ, сведения ФРИ, записи ЗАГС о смерти",
-    "optima": "Выгрузки ЕИС «ОПТИМА»: получатели, оценка нуждаемости, дополнения к ИППСУ, отчёты помощников",
-}
-
-
 def make_ingest_dag(source: str):
+    spec = connectors.source(source)
+
     @dag(
         dag_id=f"ltc_ingest_{source}",
-        description=DESCRIPTIONS[source],
-        schedule=SCHEDULES[source],
+        description=spec.title,
+        schedule=spec.schedule,
         start_date=datetime(2024, 1, 1),
         catchup=False,
         max_active_runs=1,

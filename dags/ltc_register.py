@@ -5,18 +5,20 @@ A failed critical expectation fails its task, so nothing downstream is published
 """
 from __future__ import annotations
 
+import functools
+import operator
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from etl.orchestration.assets import HEALTH_STAGED, MART_RECIPIENTS, OPTIMA_STAGED, REGISTER, SMEV_STAGED
+from etl.orchestration.assets import MART_RECIPIENTS, REGISTER, STAGED
 from etl.orchestration.ops import DB_POOL, on_failure
 
 
 @dag(
     dag_id="ltc_register",
     description="Единый регистр получателей СДУ: дедупликация, проверки качества, публикация витрин",
-    schedule=(HEALTH_STAGED | SMEV_STAGED | OPTIMA_STAGED),
+    schedule=functools.reduce(operator.or_, STAGED.values()),  # any source's new staging
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -9,6 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import connectors
+
 
 def _run_id(prefix: str) -> str:
     return f"{prefix}__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
@@ -49,7 +51,7 @@ def cmd_ingest(a) -> int:
 
 
 def cmd_smev_poll(a) -> int:
-    from connectors.smev_transport import AdapterClient, poll
+    from connectors.smev.transport import AdapterClient, poll
     from etl.base import db
     from etl.landing import load
     from etl.orchestration import pipeline
@@ -70,7 +72,7 @@ def cmd_smev_poll(a) -> int:
 
 
 def cmd_optima_pull(a) -> int:
-    from connectors.optima_http import ExportError
+    from connectors.optima.api import ExportError
     from etl.orchestration import pipeline
 
     try:
@@ -345,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     m.set_defaults(func=cmd_migrate)
 
     i = sub.add_parser("ingest", help="land source files: raw → staging or quarantine")
-    i.add_argument("source", choices=["health", "smev", "optima"])
+    i.add_argument("source", choices=[s.name for s in connectors.SOURCES])
     i.add_argument("paths", nargs="+", help="files or folders")
     i.set_defaults(func=cmd_ingest)
 
@@ -404,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(func=cmd_validate)
 
     rn = sub.add_parser("run", help="the whole pipeline without Airflow, on a landing folder")
-    rn.add_argument("--landing", help="folder with health/, smev/, optima/ (default var/landing)")
+    rn.add_argument("--landing", help="folder with a subfolder per source: "
+                    + ", ".join(f"{s.name}/" for s in connectors.SOURCES) + " (default var/landing)")
     rn.set_defaults(func=cmd_run)
 
     e = sub.add_parser("evaluate", help="pairwise precision / recall / F1 of the register against truth.csv")

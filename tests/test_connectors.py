@@ -6,7 +6,9 @@ import zipfile
 
 import pytest
 
-from connectors import health, optima, smev
+from connectors.health import tables as health
+from connectors.optima import bundle as optima
+from connectors.smev import messages as smev
 from connectors.common import FileRejected
 from tests.conftest import REFERENCE
 

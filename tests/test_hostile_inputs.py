@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from connectors import common, health, optima
+from connectors import common
+from connectors.health import tables as health
+from connectors.optima import bundle as optima
 from connectors.common import FileRejected
 from etl.landing import load
 from etl.reporting import report

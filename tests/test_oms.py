@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from connectors import oms
+from connectors.health import oms
 from connectors.common import FileRejected
 from etl.landing import load
 from tests.conftest import REFERENCE, query

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from connectors.optima_http import ExportClient, ExportError
+from connectors.optima.api import ExportClient, ExportError
 from etl.orchestration import pipeline
 from tests.conftest import query
 

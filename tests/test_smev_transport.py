@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from lxml import etree
 
-from connectors.smev_transport import ADAPTER_NS, AdapterClient, poll
+from connectors.smev.transport import ADAPTER_NS, AdapterClient, poll
 from etl.landing import load
 from tests.conftest import REFERENCE, query
 

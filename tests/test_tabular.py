@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from connectors import health
+from connectors.health import tables as health
 from connectors.common import FileRejected
 from etl.base import db, normalize
 from etl.landing import load, tabular

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import connectors
 from etl.base import db
 
 DAGS_DIR = db.PROJECT_ROOT / "dags"
@@ -84,7 +85,7 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
     failed = []
     t_run = time.monotonic()
     try:
-        for source in ("health", "smev", "optima"):
+        for source in (s.name for s in connectors.SOURCES):
             progress.step(f"DAG ltc_ingest_{source}")
             dag = load_dag(DAGS_DIR / "ltc_ingest.py", f"ltc_ingest_{source}")
             dr = dag.test(run_conf=conf)

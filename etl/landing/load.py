@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from connectors import health, optima, smev
+import connectors
 from connectors.common import FileRejected, SourceRecord
 from etl.base import db, redact
 
 log = logging.getLogger(__name__)
 
-CONNECTORS = {"health": health, "smev": smev, "optima": optima}
-SUFFIXES = {"health": {".csv", ".txt", ".xlsx", ".xlsm", ".xml"}, "smev": {".xml"}, "optima": {".zip"}}
 
 
 @dataclass
@@ -51,7 +49,7 @@ def expand(source: str, paths: Iterable[Path]) -> list[tuple[Path, Path | None]]
     for p in map(Path, paths):
         if p.is_dir():
             out.extend((f, p) for f in sorted(p.rglob("*"))
-                       if (f.is_file() or f.is_symlink()) and f.suffix.lower() in SUFFIXES[source])
+                       if (f.is_file() or f.is_symlink()) and f.suffix.lower() in connectors.source(source).suffixes)
         else:
             out.append((p, None))
     return out
@@ -81,8 +79,7 @@ def _clean(text: str) -> str:
 
 
 def ingest(source: str, paths: Iterable[Path], run_id: str | None = None) -> list[FileResult]:
-    if source not in CONNECTORS:
-        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(CONNECTORS)}")
+    connectors.source(source)  # an unknown source is refused before any file is touched
     return [ingest_file(source, p, run_id, root) for p, root in expand(source, paths)]
 
 
@@ -112,11 +109,11 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
             (source, path.name, digest, path.stat().st_size, run_id))
         batch_id = result.batch_id = cur.fetchone()[0]
         try:
-            if source == "health":
+            if connectors.source(source).kind == "tables":
                 made = _land_table(cur, source, path, batch_id, result)
             else:
                 _land_records(cur, source, path, batch_id, result)
-                made = getattr(CONNECTORS[source], "source_time", lambda _: None)(path)
+                made = getattr(connectors.source(source).module(), "source_time", lambda _: None)(path)
         except FileRejected as e:
             conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
@@ -132,7 +129,7 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
 def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
     """Record-at-a-time sources (XML, bundles), landed a chunk at a time."""
     chunk: list[SourceRecord] = []
-    for rec in CONNECTORS[source].parse(path):
+    for rec in connectors.source(source).module().parse(path):
         chunk.append(rec)
         if len(chunk) >= CHUNK:
             _land(cur, source, path.name, batch_id, chunk, result)
@@ -141,22 +138,17 @@ def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResul
 
 
 def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
-    """Health extracts — CSV/XLSX tables and ОМС registers — are landed set-based (etl/landing/tabular.py).
-    Returns when the source made the file, if it says (an ОМС register's date)."""
+    """A source read as tables (health: CSV/XLSX extracts and ОМС registers) is landed set-based
+    (etl/landing/tabular.py). Returns when the source made the file, if it says (an ОМС register's date)."""
     import datetime as dt
     import tempfile
 
     from etl.landing import tabular
 
     with tempfile.TemporaryDirectory(prefix="ltc-extract-") as tmp:
-        if path.suffix.lower() == ".xml":
-            table = health.open_register(path, Path(tmp))
-            if table is None:
-                return None  # an L-file: its persons are read with their case file
-        elif path.suffix.lower() in health.TABULAR_SUFFIXES:
-            table = health.open_table(path)
-        else:
-            raise FileRejected("unsupported_format", f"{path.suffix or 'no extension'}: expected .csv, .xlsx or .xml")
+        table = connectors.source(source).module().open_file(path, Path(tmp))
+        if table is None:
+            return None  # an L-file: its persons are read with their case file
         cur.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
         counts = tabular.land(cur, table, source=source, batch_id=batch_id, file_name=path.name,
                               today=dt.date.today())

@@ -1,9 +1,9 @@
-"""Airflow Assets that connect the DAGs (data-aware scheduling). Imports nothing heavy."""
+"""Airflow Assets that connect the DAGs (data-aware scheduling): one per source's staging, from
+connectors.SOURCES. Imports nothing heavy (the DAG files import it)."""
 from airflow.sdk import Asset
 
-HEALTH_STAGED = Asset("ltc://staging/health", group="staging")
-SMEV_STAGED = Asset("ltc://staging/smev", group="staging")
-OPTIMA_STAGED = Asset("ltc://staging/optima", group="staging")
-STAGED = {"health": HEALTH_STAGED, "smev": SMEV_STAGED, "optima": OPTIMA_STAGED}
+import connectors
+
+STAGED = {s.name: Asset(f"ltc://staging/{s.name}", group="staging") for s in connectors.SOURCES}
 REGISTER = Asset("ltc://register/person", group="register")
 MART_RECIPIENTS = Asset("ltc://marts/mart_recipients_by_level", group="marts")

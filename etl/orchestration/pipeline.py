@@ -54,7 +54,7 @@ def ingest(source: str, folder: Path, run_id: str) -> dict:
 @guarded
 def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path | None = None) -> dict:
     """Pull the OPTIMA export API since the stored watermarks, land the bundle, then move them."""
-    from connectors import optima_http
+    from connectors.optima import api as optima_http
     from etl.landing import load
 
     db.upgrade()
@@ -126,7 +126,9 @@ def publish_marts(run_id: str) -> dict:
 @guarded
 def run_all(landing_base: str | None, run_id: str) -> dict:
     """The whole pipeline without Airflow (used by `ltcreg run` and tests)."""
-    out = {src: ingest(src, landing_dir(src, landing_base), run_id) for src in ("health", "smev", "optima")}
+    import connectors
+
+    out = {s.name: ingest(s.name, landing_dir(s.name, landing_base), run_id) for s in connectors.SOURCES}
     out["register"] = build_register(run_id)
     for cp in ("staging", "register"):
         out[f"validate_{cp}"] = validate(cp, run_id)

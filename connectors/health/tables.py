@@ -13,7 +13,6 @@ from pathlib import Path
 from connectors.common import (MAX_FILE_BYTES, MAX_ROW_BYTES, FileRejected, Table, TableSpec, check_zip,
                                own_csv, read_own_csv)
 
-SOURCE = "health"
 
 ALIASES = {
     "mo_code": ["кодмо", "код мо", "mo_code", "мо"],
@@ -79,6 +78,7 @@ EVENT = TableSpec(
     checks=(("end_date < start_date", "inconsistent_dates",
              "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"),))
 SPECS = {spec.entity: spec for spec in (REFERRAL, EVENT)}
+ENTITIES = tuple(SPECS)  # the staging tables this source fills
 REQUIRED_COLUMNS = {
     "health_referral": {"mo_code", "referral_id", "referral_date", "surname", "first_name", "birth_date"},
     "health_medical_event": {"mo_code", "event_id", "event_type", "start_date", "surname", "first_name",
@@ -140,6 +140,17 @@ def map_header(header: list[str]) -> list[str | None]:
     return [_ALIAS_INDEX.get(h.strip().lower().replace("ё", "е")) for h in header]
 
 
+def open_file(path: Path, folder: Path) -> Table | None:
+    """Any health extract as a table for the set-based engine: a CSV/XLSX extract, or an ОМС case file
+    (with its L-file, extracted into `folder`); None for an L-file on its own (read with its case file)."""
+    path = Path(path)
+    if path.suffix.lower() == ".xml":
+        return open_register(path, Path(folder))
+    if path.suffix.lower() in TABULAR_SUFFIXES:
+        return open_table(path)
+    raise FileRejected("unsupported_format", f"{path.suffix or 'no extension'}: expected .csv, .xlsx or .xml")
+
+
 def open_table(path: Path) -> Table:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -168,7 +179,7 @@ REGISTER_FIELDS = ["event_id", "mo_code", "event_type", "start_date", "end_date"
 def open_register(path: Path, folder: Path) -> Table | None:
     """An ОМС case file (with its L-file) as a table of medical events, landed like the CSV extracts;
     None for an L-file on its own."""
-    from connectors import oms
+    from connectors.health import oms
 
     ex = oms.extract(Path(path), Path(folder))
     if ex is None:

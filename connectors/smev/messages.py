@@ -18,8 +18,10 @@ from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRe
                                descendant, local, parse_xml_bytes, text_of)
 from etl.base import normalize
 
-SOURCE = "smev"
 MAX_MESSAGE_BYTES = 256 * 1024**2
+
+
+ENTITIES = ("smev_application", "smev_death", "smev_disability")  # the staging tables this source fills
 
 
 def parse(path: Path) -> Iterator[SourceRecord]:

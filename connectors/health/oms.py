@@ -198,9 +198,9 @@ def extract(path: Path, folder: Path) -> Extract | None:
 def _start_part(path: Path, part: tuple[int, int, bytes, bytes], out: Path, seq_base: int,
                 prefix: str) -> subprocess.Popen:
     start, end, head, tail = part
-    root = str(Path(__file__).resolve().parents[1])  # this package's folder, whatever the installation
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding connectors/, whatever the installation
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-m", "connectors.oms", str(path), str(start), str(end), head.hex(),
+    return subprocess.Popen([sys.executable, "-m", "connectors.health.oms", str(path), str(start), str(end), head.hex(),
                              tail.hex(), str(out), str(seq_base), prefix],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 

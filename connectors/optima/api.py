@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import requests
 
 from connectors.http import retrying_session, store_durably
-from connectors.optima import TABLES, timestamp
+from connectors.optima.bundle import TABLES, timestamp
 
 OPTIONAL_STREAMS = {"deletions"}  # format 1.1; a server of format 1.0 answers 404
 

@@ -19,7 +19,7 @@ from lxml import etree
 
 from connectors.common import FileRejected, descendant, parse_xml_bytes
 from connectors.http import retrying_session, store_durably
-from connectors.smev import mtom_root
+from connectors.smev.messages import mtom_root
 from etl.base import redact
 
 log = logging.getLogger(__name__)

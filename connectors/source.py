@@ -1,0 +1,27 @@
+"""What the rest of the project knows of a source system, as data (connectors.SOURCES)."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str                  # health | smev | optima: the landing folder, the batch's source, the DAG's name
+    title: str                 # for the people who read it (DAG descriptions, summaries)
+    kind: str                  # "tables": opened whole for the set-based engine (open_file(path, folder));
+                               # "records": parse(path) yields SourceRecords, landed a chunk at a time
+    suffixes: tuple[str, ...]  # the file types its landing folder is searched for
+    schedule: str              # cron of its ingest DAG
+    reader: str                # the module with open_file / parse (and source_time(path), if it has one)
+    order: int = 100           # where it stands in lists and summaries
+
+    def module(self) -> ModuleType:
+        """The reading module, imported when first needed (the DAG files never need it)."""
+        return importlib.import_module(self.reader)
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        """The staging tables it fills, as its reader declares them (ENTITIES)."""
+        return tuple(self.module().ENTITIES)
