@@ -5,12 +5,12 @@ source's staging Asset, which schedules the register DAG.
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
 import connectors
+from etl.base import settings
 from etl.orchestration.assets import STAGED
 from etl.orchestration.ops import DB_POOL, on_failure
 
@@ -27,7 +27,7 @@ def make_ingest_dag(source: str):
         tags=["ltc", "ingest", source],
         default_args={"retries": 2, "retry_delay": timedelta(minutes=2),
                   "execution_timeout": timedelta(hours=1), "on_failure_callback": on_failure},
-        params={"landing_dir": Param(os.environ.get("LTC_LANDING_DIR", ""), type="string",
+        params={"landing_dir": Param(str(settings.current().landing_dir or ""), type="string",
                                      description="Folder with one subfolder per source; empty = var/landing")},
     )
     def ingest_dag():
@@ -36,10 +36,11 @@ def make_ingest_dag(source: str):
             from etl.orchestration import pipeline
 
             folder = pipeline.landing_dir(source, context["params"].get("landing_dir") or None)
-            if source == "optima" and os.environ.get("LTC_OPTIMA_API_URL"):
+            config = settings.current()
+            if source == "optima" and config.optima_api_url:
                 # the export API, when configured: pulled into the landing folder, then landed with the rest
-                print("OPTIMA API:", pipeline.pull_optima(os.environ["LTC_OPTIMA_API_URL"], context["run_id"],
-                                                           token=os.environ.get("LTC_OPTIMA_TOKEN"), landing=folder))
+                print("OPTIMA API:", pipeline.pull_optima(config.optima_api_url, context["run_id"],
+                                                           token=config.optima_token, landing=folder))
             summary = pipeline.ingest(source, folder, context["run_id"])
             if summary["rejected"]:
                 print("rejected files:", *summary["rejected"], sep="\n  ")

@@ -32,9 +32,9 @@ def ltc_monthly_report():
 
     @task
     def send_report(out: dict) -> str:
-        import os
+        from etl.base import settings
 
-        conn_id, to = os.environ.get("LTC_REPORT_SMTP_CONN_ID"), os.environ.get("LTC_REPORT_TO")
+        conn_id, to = settings.current().report_smtp_conn_id, settings.current().report_to
         if not conn_id or not to:
             return "no SMTP connection configured: report left in the reports folder"
         from airflow.providers.smtp.hooks.smtp import SmtpHook

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import connectors
+from etl.base import settings
 
 
 def _run_id(prefix: str) -> str:
@@ -76,7 +77,7 @@ def cmd_optima_pull(a) -> int:
     from etl.orchestration import pipeline
 
     try:
-        out = pipeline.pull_optima(a.url, _run_id("optima-pull"), token=a.token or os.environ.get("LTC_OPTIMA_TOKEN"),
+        out = pipeline.pull_optima(a.url, _run_id("optima-pull"), token=a.token or settings.current().optima_token,
                                    landing=Path(a.landing) if a.landing else None)
     except (ExportError, OSError) as e:
         print(f"OPTIMA export API error (watermarks unchanged): {e}", file=sys.stderr)
@@ -330,6 +331,16 @@ def cmd_demo(a) -> int:
                     keep_airflow=a.keep_airflow)
 
 
+def cmd_settings(a) -> int:
+    """Every setting read from the environment, as this process sees it (secrets: set or not)."""
+    try:
+        print("\n".join(settings.current().lines()))
+    except ValueError as e:
+        print(f"ltcreg: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ltcreg", description="Единый регистр получателей долговременного ухода (СДУ)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -434,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     ac.add_argument("--worklists", action="store_true", help="also the worklists (identities)")
     ac.add_argument("--password")
     ac.set_defaults(func=cmd_access)
+
+    st = sub.add_parser("settings", help="print every setting read from the environment (secrets hidden)")
+    st.set_defaults(func=cmd_settings)
 
     d = sub.add_parser("demo", help="generate data and run the DAGs through Airflow; print a summary")
     d.add_argument("--persons", type=int, default=2000)

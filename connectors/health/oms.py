@@ -23,6 +23,7 @@ from pathlib import Path
 from lxml import etree
 
 from connectors.common import FileRejected
+from etl.base import settings
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ def _part_main(argv: list[str]) -> int:
 # ---- parsing a large case file in parts -------------------------------------------------------------
 PARALLEL_MIN_BYTES = 32 << 20
 # LTC_PARSE_WORKERS=1: every file in one pass, in the loading process
-WORKERS = int(os.environ.get("LTC_PARSE_WORKERS") or 0) or max(2, os.cpu_count() or 2)
+WORKERS = settings.current().parse_workers or max(2, os.cpu_count() or 2)
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?ZAP\s*>")
 

@@ -14,12 +14,14 @@ from typing import Iterable, Iterator, Sequence
 import psycopg2
 import psycopg2.extensions
 
+from etl.base import settings
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def var_dir() -> Path:
     """Project-local folder for generated state (embedded database, demo output, reports)."""
-    path = Path(os.environ.get("LTC_VAR_DIR") or PROJECT_ROOT / "var")
+    path = settings.current().var_dir or PROJECT_ROOT / "var"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -33,7 +35,7 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
+    url = settings.current().database_url or ""
     if not url:
         url = embedded_server_url()
         # Remember it for child processes (Airflow task runners, GX) started from here.
@@ -118,13 +120,13 @@ def scratch_database(prefix: str, admin_url: str | None = None) -> Iterator[str]
     import uuid
     from urllib.parse import urlsplit, urlunsplit
 
-    admin = admin_url or os.environ.get("DATABASE_URL") or embedded_server_url()
+    admin = admin_url or settings.current().database_url or embedded_server_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conn = psycopg2.connect(admin)
     conn.autocommit = True
     conn.cursor().execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(admin)._replace(path="/" + name))
-    saved = os.environ.get("DATABASE_URL")
+    saved = os.environ.pop("DATABASE_URL", None)  # restored afterwards
     os.environ["DATABASE_URL"] = url
     try:
         yield url

@@ -82,16 +82,6 @@ def line_too_long(e: duckdb.Error) -> bool:
     return isinstance(e, duckdb.InvalidInputException) and "maximum line size" in str(e).lower()
 
 
-def memory_mb(variable: str, default: str) -> int:
-    """DuckDB's memory limit in MB from the environment variable `variable` (a size: 512MB, 2GB)."""
-    text = os.environ.get(variable, default)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
-    if not m:
-        raise ValueError(f"{variable}={text!r}: expected a size such as 512MB or 2GB")
-    scale = {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]
-    return max(16, int(float(m.group(1)) * scale))
-
-
 def export(cur, query: str, path: Path) -> int:
     """The rows of a PostgreSQL query into a CSV file in the dialect; their number."""
     with open(path, "wb") as f:

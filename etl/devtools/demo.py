@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import connectors
-from etl.base import db
+from etl.base import db, settings
 
 DAGS_DIR = db.PROJECT_ROOT / "dags"
 
@@ -69,7 +69,7 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
     counts = generate(landing, persons=persons, seed=seed)
     progress.done(", ".join(f"{k} {v}" for k, v in counts.items()))
 
-    progress.step("preparing PostgreSQL (" + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else
+    progress.step("preparing PostgreSQL (" + ("DATABASE_URL" if settings.current().database_url else
                                             f"embedded server under {db.var_dir() / 'pgdata'}") + ") and Alembic migrations")
     db.upgrade()
     progress.done()

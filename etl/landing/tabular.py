@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected, Table, own_csv, read_own_csv
-from etl.base import duckpipe, normalize, redact
+from etl.base import duckpipe, normalize, redact, settings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def land(cur, table: Table, *, source: str, batch_id: int, file_name: str, today
 
     DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
     table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
-    memory = duckpipe.memory_mb("LTC_DUCKDB_MEMORY", "256MB")
+    memory = settings.current().duckdb_memory_mb
     cur.execute("SAVEPOINT land_table")
     try:
         counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl.base import duckpipe
+from etl.base import duckpipe, settings
 from etl.models import catalog
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def _export(cur, table: str, columns: list[tuple[str, str]], path: Path) -> tupl
 
 
 def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    memory = duckpipe.memory_mb("LTC_MARTS_DUCKDB_MEMORY", "2GB")
+    memory = settings.current().marts_duckdb_memory_mb
     con = duckdb.connect(":memory:", config={
         "threads": os.cpu_count() or 2, "memory_limit": f"{memory}MB", "temp_directory": str(tmp / "spill"),
         "preserve_insertion_order": False})

@@ -10,10 +10,10 @@ CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the
 from __future__ import annotations
 
 import csv
-import os
 import re
 from pathlib import Path
 
+from etl.base import settings
 from etl.models import catalog
 from etl.models.catalog import SQL_DIR, natural_keys  # noqa: F401 (the models' face)
 
@@ -74,7 +74,7 @@ def _is_matview(cur, name: str) -> bool:
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get("LTC_CONFIG_DIR") or SQL_DIR / "seeds")
+    return settings.current().config_dir or SQL_DIR / "seeds"
 
 
 def load_configuration(cur) -> dict:
@@ -107,10 +107,7 @@ def build_mart(cur, name: str, schema: str, read_as: dict[str, str] | None = Non
 def engine() -> str:
     """LTC_MARTS_ENGINE: duckdb (default) or postgres (every model in PostgreSQL: the reference, for
     small regions and for checking the other)."""
-    value = os.environ.get("LTC_MARTS_ENGINE", "duckdb").strip().lower()
-    if value not in ("duckdb", "postgres"):
-        raise ValueError(f"LTC_MARTS_ENGINE={value!r}: expected duckdb or postgres")
-    return value
+    return settings.current().marts_engine
 
 
 def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dict[str, int]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
-from etl.base import redact
+from etl.base import redact, settings
 
 log = logging.getLogger("ltc.ops")
 # Database-heavy tasks share one pool so that a backlog of runs cannot swamp the register database.
 # The stack names it (LTC_DB_POOL=ltc_database, created by the init service); unset, Airflow's default.
-DB_POOL = os.environ.get("LTC_DB_POOL") or "default_pool"
+DB_POOL = settings.current().db_pool
 
 
 def on_failure(context) -> None:
@@ -32,7 +31,7 @@ def on_failure(context) -> None:
                              event)
     except Exception as e:  # the callback must not hide the failure it reports
         log.warning("could not record the failure in audit.pipeline_run: %s", redact.safe_message(e))
-    conn_id, to = os.environ.get("LTC_ALERT_SMTP_CONN_ID"), os.environ.get("LTC_ALERT_TO")
+    conn_id, to = settings.current().alert_smtp_conn_id, settings.current().alert_to
     if conn_id and to:
         try:
             from airflow.providers.smtp.hooks.smtp import SmtpHook

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-from etl.base import db
+from etl.base import db, settings
 from etl.base.redact import guarded
 
 log = logging.getLogger(__name__)
 
 
 def landing_dir(source: str, base: str | None = None) -> Path:
-    root = Path(base or os.environ.get("LTC_LANDING_DIR") or db.var_dir() / "landing")
+    root = Path(base or settings.current().landing_dir or db.var_dir() / "landing")
     return root / source
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import html
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl.base import db
+from etl.base import db, settings
 
 LABELS = {  # column → header the RKC reads
     "month": "Месяц", "oktmo": "ОКТМО", "municipality": "Муниципальное образование", "channel": "Канал выявления",
@@ -275,7 +274,7 @@ def edition(month: dt.date) -> list[str]:
 
 def monthly(month: dt.date, out_dir: Path | None = None) -> dict:
     month = month.replace(day=1)
-    out_dir = Path(out_dir or os.environ.get("LTC_REPORTS_DIR") or db.var_dir() / "reports")
+    out_dir = Path(out_dir or settings.current().reports_dir or db.var_dir() / "reports")
     out_dir.mkdir(parents=True, exist_ok=True)
     data = collect(month)
     about = edition(month)
