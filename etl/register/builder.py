@@ -25,9 +25,6 @@ from etl.linkage import MODEL_PATH, RECORDS, Model, load_settings
 
 log = logging.getLogger(__name__)
 
-# Source rank order of int_person_record: persons are founded on the most trusted identities first.
-ENTITIES = ["optima_recipient", "smev_application", "health_referral", "health_medical_event", "smev_death",
-            "smev_disability"]
 SYSTEM = "system"
 
 

@@ -7,7 +7,7 @@ import json
 
 from etl.base import db
 from etl.models import sqlmodels
-from etl.register.builder import ENTITIES, _draw_ids, refresh_golden, register_id
+from etl.register.builder import _draw_ids, refresh_golden, register_id
 
 
 # ---- decisions, merges, unmerges ----------------------------------------------------------------------
@@ -58,9 +58,10 @@ def decide_pair(left: tuple[str, int], right: tuple[str, int], decision: str, ac
     """A decision on any two records, reviewed or not (e.g. an automatic link found wrong)."""
     if decision not in ("match", "no_match"):
         raise ValueError("decision is match or no_match")
-    (el, sl), (er, sr) = sorted([left, right], key=lambda x: (ENTITIES.index(x[0]), x[1]))
     with db.transaction() as conn, conn.cursor() as cur:
-        _person_of(cur, el, sl), _person_of(cur, er, sr)  # both must exist
+        _person_of(cur, *left), _person_of(cur, *right)  # both must exist
+        # a pair is stored one way round: the more trusted source first (int_person_record's rank)
+        (el, sl), (er, sr) = sorted([left, right], key=lambda x: (_source_rank(cur, x[0], x[1]), x[1]))
         cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, status, decision,
                 decided_by, decided_at, comment) VALUES (%s, %s, %s, %s, 'manual', 'decided', %s, %s, now(), %s)
             ON CONFLICT (entity_l, stg_id_l, entity_r, stg_id_r) DO UPDATE SET status = 'decided',
@@ -101,9 +102,20 @@ def merge(rid_a: str, rid_b: str, actor: str, comment: str | None = None) -> dic
     return out
 
 
+def _source_rank(cur, entity: str, stg_id: int) -> int:
+    """The rank of a record's source in register.int_person_record (lower: more trusted)."""
+    cur.execute("SELECT source_rank FROM register.int_person_record WHERE entity = %s AND stg_id = %s",
+                (entity, stg_id))
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError(f"no staged person record {entity}:{stg_id}")
+    return row[0]
+
+
 def _first_record(cur, person: int) -> tuple[str, int]:
-    cur.execute("SELECT entity, stg_id FROM register.person_link WHERE person_id = %s"
-                " ORDER BY array_position(%s::text[], entity), stg_id LIMIT 1", (person, ENTITIES))
+    cur.execute("SELECT l.entity, l.stg_id FROM register.person_link l JOIN register.int_person_record r"
+                " ON r.entity = l.entity AND r.stg_id = l.stg_id WHERE l.person_id = %s"
+                " ORDER BY r.source_rank, l.stg_id LIMIT 1", (person,))
     row = cur.fetchone()
     if not row:
         raise LookupError(f"person {register_id(person)} has no records")
