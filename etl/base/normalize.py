@@ -37,10 +37,9 @@ def snils_is_valid(snils: str | None) -> bool:
 # The same rules in SQL, one text valid in DuckDB and in PostgreSQL (patterns anchored, so `~` means the
 # same in both): the landing engine, the linkage features and the database's ref.snils_is_valid use these.
 def snils_sql(text: str) -> str:
-    """SQL for normalize_snils's digits (before the checksum) of a text: Excel's '.0' dropped, separators
-    dropped, lost leading zeros restored."""
-    t1 = f"trim({text})"
-    t2 = f"CASE WHEN {t1} ~ '^\\d+\\.0+$' THEN split_part({t1}, '.', 1) ELSE {t1} END"
+    """SQL for normalize_snils's digits (before the checksum) of a text already trimmed: Excel's '.0'
+    dropped, separators dropped, lost leading zeros restored."""
+    t2 = f"CASE WHEN {text} ~ '^\\d+\\.0+$' THEN split_part({text}, '.', 1) ELSE {text} END"
     digits = f"CASE WHEN {t2} ~ '^\\d{{11}}$' THEN {t2} ELSE regexp_replace({t2}, '\\D', '', 'g') END"
     return (f"CASE WHEN length({digits}) BETWEEN 7 AND 10 AND {t2} ~ '^[\\d\\s-]+$'"
             f" THEN lpad({digits}, 11, '0') ELSE {digits} END")

@@ -86,7 +86,7 @@ def build(con) -> int:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE rec AS
         WITH s0 AS (
-            SELECT i.*, {normalize.snils_sql('i.snils')} AS snils_digits FROM linkage_input i
+            SELECT i.*, {normalize.snils_sql('trim(i.snils)')} AS snils_digits FROM linkage_input i
         ), s1 AS (
             SELECT s0.*, CASE WHEN {normalize.snils_valid_sql('snils_digits')} THEN snils_digits END AS snils_ok
             FROM s0
