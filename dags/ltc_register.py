@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from etl.orchestration.assets import MART_RECIPIENTS, REGISTER, STAGED
+from etl.orchestration import ops
 from etl.orchestration.ops import DB_POOL, on_failure
 
 
@@ -33,17 +34,13 @@ def ltc_register():
 
         return pipeline.build_register(context["run_id"])
 
-    @task(retries=0, pool=DB_POOL)
+    @task(pool=DB_POOL)
     def validate_staging(**context) -> dict:
-        from etl.orchestration import pipeline
+        return ops.validate("staging", context["run_id"])
 
-        return pipeline.validate("staging", context["run_id"])
-
-    @task(retries=0, pool=DB_POOL)
+    @task(pool=DB_POOL)
     def validate_register(**context) -> dict:
-        from etl.orchestration import pipeline
-
-        return pipeline.validate("register", context["run_id"])
+        return ops.validate("register", context["run_id"])
 
     @task(pool=DB_POOL)
     def build_marts(**context) -> dict:
@@ -51,11 +48,9 @@ def ltc_register():
 
         return pipeline.build_marts(context["run_id"])
 
-    @task(retries=0, pool=DB_POOL)
+    @task(pool=DB_POOL)
     def validate_marts(**context) -> dict:
-        from etl.orchestration import pipeline
-
-        return pipeline.validate("marts", context["run_id"])
+        return ops.validate("marts", context["run_id"])
 
     @task(outlets=[MART_RECIPIENTS], pool=DB_POOL)
     def publish_marts(**context) -> dict:

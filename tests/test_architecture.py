@@ -62,3 +62,15 @@ def test_sources_are_one_list_found_from_the_packages(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import connectors; print(*[s.name for s in connectors.SOURCES])"],
                          cwd=root, env={"PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["health", "smev", "optima", "egisso"], out.stderr
+
+
+def test_a_hanging_test_fails_on_its_timeout(tmp_path):
+    """pytest-timeout is on for every test (pyproject's `timeout`): a test that hangs fails instead."""
+    (tmp_path / "test_hangs.py").write_text("import time\n\ndef test_hangs():\n    time.sleep(60)\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntimeout = 2\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=50)
+    assert out.returncode == 1 and "Timeout" in out.stdout + out.stderr, out.stdout[-2000:]
+    import tomllib
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["timeout"] > 0

@@ -18,7 +18,7 @@ for dag_id, dag in bag.dags.items():
     out["dags"][dag_id] = {
         "tasks": sorted(t.task_id for t in dag.tasks),
         "asset_triggered": type(dag.timetable).__name__,
-        "retries": sorted({t.retries for t in dag.tasks}),
+        "retries": {t.task_id: t.retries for t in dag.tasks},
         "timeouts": all(t.execution_timeout is not None for t in dag.tasks),
         "callbacks": all(bool(t.on_failure_callback) for t in dag.tasks),
         "pools": sorted({t.pool for t in dag.tasks}),
@@ -56,6 +56,9 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     assert "ltc://marts/mart_recipients_by_level" in dags["ltc_register"]["outlets"]
     for d in dags.values():
         assert d["timeouts"] and d["callbacks"], d
+    # every task retries a transient fault (a failed gate is not retried: ops.validate fails it at once)
+    assert {(dag_id, task): n for dag_id, d in dags.items() for task, n in d["retries"].items() if n < 1} == {}
+    assert all(n == 2 for dag_id, d in dags.items() if dag_id.startswith("ltc_ingest_") for n in d["retries"].values())
     # database-heavy tasks share the pool the environment names (the stack's ltc_database)
     assert dags["ltc_register"]["pools"] == dags["ltc_ingest_health"]["pools"] == ["ltc_database"]
 
@@ -75,3 +78,28 @@ def test_failure_callback_logs_and_records_without_personal_data(clean_db, caplo
     assert "samples" not in event["message"]  # only the first line of the message travels
     assert query("SELECT status, summary->>'task_id' FROM audit.pipeline_run WHERE dag_id = 'ltc_register'") == [
         ("failed", "validate_register")]
+
+
+def test_a_failed_gate_fails_its_task_without_retries_and_a_lost_connection_retries(monkeypatch):
+    """ops.validate: GateFailed becomes AirflowFailException (Airflow does not retry it); any other error
+    stays what it is, so the task's retries apply."""
+    import psycopg2
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl import quality
+    from etl.orchestration import ops, pipeline
+
+    def gate_fails(checkpoint, run_id):
+        raise quality.GateFailed("1 critical expectation(s) failed — register_person.x: 3 unexpected")
+
+    monkeypatch.setattr(pipeline, "validate", gate_fails)
+    with pytest.raises(AirflowFailException, match="register_person.x: 3 unexpected"):
+        ops.validate("register", "r1")
+
+    def connection_lost(checkpoint, run_id):
+        raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(pipeline, "validate", connection_lost)
+    with pytest.raises(psycopg2.OperationalError):
+        ops.validate("register", "r1")

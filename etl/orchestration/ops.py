@@ -42,3 +42,18 @@ def on_failure(context) -> None:
                                      html_content="<pre>" + json.dumps(event, ensure_ascii=False, indent=1) + "</pre>")
         except Exception as e:
             log.warning("failure e-mail not sent: %s", redact.safe_message(e))
+
+
+def validate(checkpoint: str, run_id: str) -> dict:
+    """A checkpoint as a task: a failed gate fails the task at once (AirflowFailException: the same checks
+    on the same data give the same answer, so no retry), while a lost connection or a timeout is retried
+    like any other task's."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl import quality
+    from etl.orchestration import pipeline
+
+    try:
+        return pipeline.validate(checkpoint, run_id)
+    except quality.GateFailed as e:
+        raise AirflowFailException(str(e)) from e
