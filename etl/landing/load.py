@@ -114,6 +114,9 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
             else:
                 _land_records(cur, source, path, batch_id, result)
                 made = getattr(connectors.source(source).module(), "source_time", lambda _: None)(path)
+            if result.read != result.staged + result.quarantined:  # a record neither staged nor quarantined
+                raise FileRejected("reconciliation_failed", f"read {result.read}, staged {result.staged},"
+                                                            f" quarantined {result.quarantined}")
         except FileRejected as e:
             conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
@@ -228,15 +231,18 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
                                     rec.detail, payload))
         counts = result.by_entity.setdefault(rec.entity, {"read": 0, "staged": 0, "quarantined": 0})
         counts["read"] += 1
-        counts["staged" if rec.reason is None else "quarantined"] += 1
-    db.copy_rows(cur, "raw.record", ["batch_id", "locator", "source", "entity", "file_name", "content_hash",
+    for rec in (r for rs in staged.values() for r in rs):
+        result.by_entity[rec.entity]["staged"] += 1
+    for row in quarantine_rows:
+        result.by_entity[row[3]]["quarantined"] += 1
+    written = db.copy_rows(cur, "raw.record", ["batch_id", "locator", "source", "entity", "file_name", "content_hash",
                                      "payload"], raw_rows)
-    db.copy_rows(cur, "quarantine.record", ["batch_id", "locator", "source", "entity", "reason_code", "detail",
-                                            "payload"], quarantine_rows)
+    quarantined = db.copy_rows(cur, "quarantine.record", ["batch_id", "locator", "source", "entity", "reason_code",
+                                                          "detail", "payload"], quarantine_rows)
     for entity, recs in staged.items():
         cols = staging_columns(cur, entity)
-        db.copy_rows(cur, f"staging.{entity}", ["batch_id", "locator", *cols],
-                     ((batch_id, r.locator, *(r.values.get(c) for c in cols)) for r in recs))
-    result.read += len(records)
-    result.quarantined += len(quarantine_rows)
-    result.staged = result.read - result.quarantined
+        result.staged += db.copy_rows(cur, f"staging.{entity}", ["batch_id", "locator", *cols],
+                                      ((batch_id, r.locator, *(r.values.get(c) for c in cols)) for r in recs))
+    # what PostgreSQL took, counted by its COPYs (never derived): the batch's figures are checked against them
+    result.read += written
+    result.quarantined += quarantined

@@ -94,14 +94,15 @@ def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: 
             con.register("earlier_rows", earlier.result())
         con.execute(_EARLIER_DUPLICATES)
         [(read, quarantined)] = con.execute("SELECT count(*), count(reason) FROM d").fetchall()
+        landed = {"quarantined": 0}  # what PostgreSQL took, counted by its COPY: not derived from `read`
         t3 = time.perf_counter()
-        duckpipe.copy_streamed(
+        landed["read"] = duckpipe.copy_streamed(
             con, cur, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
                       f" content_hash, payload FROM {'record_stream' if table.reader else 'h'}",
             "raw.record", "batch_id, locator, source, entity, file_name, content_hash, payload")
         t4 = time.perf_counter()
         staged_cols = _staged_columns(table)
-        duckpipe.copy_streamed(
+        landed["staged"] = duckpipe.copy_streamed(
             con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
             f"staging.{table.entity}", ["batch_id", "locator", *staged_cols])
         if quarantined:
@@ -112,11 +113,13 @@ def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: 
             else:
                 query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
                          f" JOIN {rows} ON q.seq = l.seq")
-            duckpipe.copy_streamed(con, cur, query, "quarantine.record",
+            landed["quarantined"] = duckpipe.copy_streamed(con, cur, query, "quarantine.record",
                                    "batch_id, locator, source, entity, reason_code, detail, payload")
     log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw into PostgreSQL %.2f s, staging and quarantine %.2f s",
              file_name, t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.perf_counter() - t4)
-    return {"read": read, "staged": read - quarantined, "quarantined": quarantined}
+    if landed["read"] != read:  # the records as read must all be in raw (an ОМС source streams them anew)
+        raise FileRejected("reconciliation_failed", f"{read} records read, {landed['read']} written to raw")
+    return landed
 
 
 def _duck(tmp: Path, threads: int, memory_mb: int) -> duckdb.DuckDBPyConnection:
