@@ -93,7 +93,12 @@ def test_clean_run_publishes_and_records_results(loaded):
     ("INSERT INTO staging.optima_supplement (batch_id, locator, export_id, supplement_id, recipient_id, care_level, "
      "minutes_per_week, start_date, end_date) SELECT batch_id, locator || '#dup', export_id, supplement_id || '-DUP', "
      "recipient_id, care_level, minutes_per_week, start_date, end_date FROM staging.optima_supplement "
-     "WHERE supplement_id = (SELECT min(supplement_id) FROM staging.optima_supplement)",
+     "WHERE supplement_id = (SELECT min(supplement_id) FROM staging.optima_supplement); "
+     # landed as a loader would: its raw record and the batch's figures too (else reconciliation stops it first)
+     "INSERT INTO raw.record SELECT batch_id, locator || '#dup', source, entity, file_name, content_hash, payload "
+     "FROM raw.record WHERE (batch_id, locator) IN (SELECT batch_id, left(locator, -4) FROM staging.optima_supplement "
+     "WHERE locator LIKE '%#dup'); UPDATE audit.load_batch SET n_read = n_read + 1, n_staged = n_staged + 1 "
+     "WHERE batch_id IN (SELECT batch_id FROM staging.optima_supplement WHERE locator LIKE '%#dup')",
      "register", "one_active_supplement_per_person", 1),
     # the batch figures are checked against the rows that are there, not against each other
     ("DELETE FROM staging.health_referral WHERE stg_id = (SELECT min(stg_id) FROM staging.health_referral)",
@@ -269,3 +274,45 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
             ("under_delivery_is_under", "2 unexpected"), ("reassessment_one_row_per_recipient", "1 unexpected"),
             ("reassessment_reason_present", "2 unexpected")]:
         assert f"{expectation}: {problem}" in message, (expectation, message)
+
+
+def test_the_grain_and_sum_checks_of_the_marts_are_seen_failing(loaded):
+    """The marts' critical checks no other test violates, each made to fail in one build."""
+    pipeline.build_marts("grains")
+    for statement in [
+        "INSERT INTO build.mart_identification_funnel SELECT * FROM build.mart_identification_funnel "
+        "ORDER BY month, oktmo, channel LIMIT 1",
+        "UPDATE build.mart_identification_funnel SET assessed = identified + 1 WHERE ctid = "
+        "(SELECT max(ctid) FROM build.mart_identification_funnel)",
+        "INSERT INTO build.mart_package_execution_recipient SELECT * FROM build.mart_package_execution_recipient "
+        "WHERE delivered_minutes > 0 ORDER BY month, person_key LIMIT 1",
+        "UPDATE build.mart_package_execution_recipient SET assigned_minutes = -5 WHERE ctid = "
+        "(SELECT max(ctid) FROM build.mart_package_execution_recipient)",
+        "INSERT INTO build.mart_kpi SELECT * FROM build.mart_kpi ORDER BY period_kind, period_end, code LIMIT 1",
+    ]:
+        query(statement)
+    with pytest.raises(quality.GateFailed) as e:
+        pipeline.validate("marts", "grains")
+    message = str(e.value)
+    for expectation, problem in [("funnel_grain_unique", "1 unexpected"), ("funnel_stages_do_not_grow", "1 unexpected"),
+                                 ("execution_grain_unique", "1 unexpected"),
+                                 ("execution_minutes_not_negative", "1 unexpected"),
+                                 # the copied row's delivered minutes are counted twice
+                                 ("delivered_equals_current_reports", "1 unexpected"),
+                                 ("kpi_grain_unique", "1 unexpected")]:
+        assert f"{expectation}: {problem}" in message, (expectation, message)
+
+
+def test_every_critical_check_has_a_test_that_violates_it():
+    """A new critical check comes with its injected violation. The current layer's key checks are a
+    property of the generated views (one current version per key) that no staging change can break;
+    register IDs (NOT NULL UNIQUE) and care levels (CHECK IN (1, 2, 3)) are constraints of the schema as
+    well, which refuse the violation itself: those checks stand guard should a migration loosen them."""
+    from pathlib import Path
+
+    text = "".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    exempt = {"register_id_present", "register_id_unique", "care_level_1_2_3", "assessment_care_level_1_2_3"}
+    missing = [f"{s.name}.{c.name}" for s in quality.SUITES for c in s.checks
+               if c.severity == quality.CRITICAL and f'"{c.name}"' not in text and c.name not in exempt
+               and not c.name.endswith("_key_current_once")]
+    assert not missing, missing
