@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
 
     v = sub.add_parser("validate", help="run the Great Expectations checkpoints; non-zero on a critical failure")
     v.add_argument("--checkpoint", action="append", choices=["staging", "register", "marts"])
-    v.add_argument("--sync", action="store_true", help="rewrite the GX suites from etl/quality/gx.py first")
+    v.add_argument("--sync", action="store_true", help="rewrite the GX suites from etl/quality/suites.py first")
     v.set_defaults(func=cmd_validate)
 
     rn = sub.add_parser("run", help="the whole pipeline without Airflow, on a landing folder")
