@@ -257,6 +257,10 @@ class TableSpec:
     # stands for the run's date
     checks: tuple[tuple[str, str, str], ...] = ()
     staged: dict[str, str] = field(default_factory=dict)  # staging column → expression, beyond the fields
+    # cells under medical secrecy: field → a staging column (above) that is true where the cell may not be
+    # kept; there the cell is blanked in the raw and quarantine payloads too (the content hash is of the
+    # record as read, so duplicates are still found)
+    secret: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

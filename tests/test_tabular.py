@@ -306,3 +306,29 @@ def test_a_thousand_columns(clean_db, tmp_path):
     res = ingest(write(tmp_path, "wide.csv", text))
     assert (res.read, res.staged) == (1, 1)
     assert query("SELECT array_length(payload::text[], 1), (payload::text[])[1512] FROM raw.record") == [(1512, "1499")]
+
+
+def test_no_diagnosis_without_consent_in_raw_or_quarantine(clean_db, tmp_path):
+    """Medical secrecy: without written consent a diagnosis is kept nowhere — not in staging, not in the
+    raw record, not in quarantine; with consent it is kept. Duplicates are still found by the content
+    hash of the record as read."""
+    head = "КодМО;НомерНаправления;ДатаНаправления;Фамилия;Имя;ДатаРождения;МКБ;Согласие\r\n"
+    rows = ("1;A1;01.02.2024;Иванов;Иван;13.12.1950;I63.9;нет\r\n"        # no consent: withheld
+            "1;A2;01.02.2024;Петров;Пётр;01.01.1940;G30.1;да\r\n"         # consent: kept
+            "1;A3;01.02.2099;Сидоров;Сидор;01.01.1941;F01.0;\r\n"         # quarantined (future), no consent
+            "1;A1;01.02.2024;Иванов;Иван;13.12.1950;I63.9;нет\r\n")       # a repeat of the first row
+    p = tmp_path / "r.csv"
+    p.write_bytes((head + rows).encode("cp1251"))
+    [res] = load.ingest("health", [p])
+    assert (res.read, res.staged, res.quarantined) == (4, 2, 2)
+    raw = dict(query("SELECT locator, payload FROM raw.record"))
+    assert "I63.9" not in raw["2"] and "F01.0" not in raw["4"] and "I63.9" not in raw["5"]
+    assert "G30.1" in raw["3"] and "Иванов" in raw["2"]
+    assert query("SELECT (payload::text[])[7] FROM raw.record WHERE locator = '2'") == [(None,)]  # still a text[]
+    quarantine = dict(query("SELECT reason_code, payload FROM quarantine.record"))
+    assert set(quarantine) == {"date_in_future", "duplicate_record"}
+    assert all(code not in text for text in quarantine.values() for code in ("I63.9", "F01.0"))
+    assert query("SELECT referral_id, icd10, diagnosis_withheld FROM staging.health_referral ORDER BY 1") == \
+        [("A1", None, True), ("A2", "G30.1", False)]
+    hashes = query("SELECT count(DISTINCT content_hash) FROM raw.record WHERE locator IN ('2', '5')")
+    assert hashes == [(1,)]

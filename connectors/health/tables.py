@@ -72,7 +72,8 @@ REFERRAL = TableSpec(
     # Medical secrecy: without the citizen's written consent no diagnosis is stored, and the row says so.
     staged={"consent": "coalesce(consent, false)", "icd10": "CASE WHEN consent THEN icd10 END",
             "consent_date": "CASE WHEN consent THEN consent_date END",
-            "diagnosis_withheld": "NOT coalesce(consent, false) AND icd10 IS NOT NULL"})
+            "diagnosis_withheld": "NOT coalesce(consent, false) AND icd10 IS NOT NULL"},
+    secret={"icd10": "diagnosis_withheld"})
 EVENT = TableSpec(
     "health_medical_event", EVENT_SPEC, CODE_MAPS,
     checks=(("end_date < start_date", "inconsistent_dates",

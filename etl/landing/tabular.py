@@ -96,10 +96,9 @@ def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: 
         [(read, quarantined)] = con.execute("SELECT count(*), count(reason) FROM d").fetchall()
         landed = {"quarantined": 0}  # what PostgreSQL took, counted by its COPY: not derived from `read`
         t3 = time.perf_counter()
-        landed["read"] = duckpipe.copy_streamed(
-            con, cur, f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
-                      f" content_hash, payload FROM {'record_stream' if table.reader else 'h'}",
-            "raw.record", "batch_id, locator, source, entity, file_name, content_hash, payload")
+        landed["read"] = duckpipe.copy_streamed(con, cur, _raw_query(table, batch_id, source, file_name),
+                                                "raw.record", "batch_id, locator, source, entity, file_name,"
+                                                              " content_hash, payload")
         t4 = time.perf_counter()
         staged_cols = _staged_columns(table)
         landed["staged"] = duckpipe.copy_streamed(
@@ -107,7 +106,8 @@ def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: 
             f"staging.{table.entity}", ["batch_id", "locator", *staged_cols])
         if quarantined:
             lineage = f"{batch_id}, q.locator, {_lit(source)}, {_lit(table.entity)}, q.reason, q.detail"
-            rows = "(SELECT seq, locator, reason, detail FROM d WHERE reason IS NOT NULL) q"
+            rows = (f"(SELECT d.seq, d.locator, d.reason, d.detail, {_withheld(table)} AS withheld FROM d"
+                    f" WHERE d.reason IS NOT NULL) q")
             if table.reader:  # the records as read stream from the source's files and probe the rows
                 query = f"SELECT {lineage}, p.payload FROM record_payloads p JOIN {rows} ON q.seq = p.seq"
             else:
@@ -258,14 +258,31 @@ def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
     a source that hashed its records itself: h(locator, seq, content_hash), the records stay where they are."""
     if own_payload:  # the source hashed its records itself; their payloads are read only to be sent
         return "CREATE TABLE h AS SELECT locator, seq, content_hash FROM record_keys"
+    return f"""
+CREATE TABLE h AS
+SELECT locator, seq, payload, sha256(payload) AS content_hash FROM (
+    SELECT locator, seq, {_payload_sql(cells)} AS payload FROM land)"""
+
+
+def _payload_sql(cells: list[str]) -> str:
+    """A row of `land` in PostgreSQL's text[] form (a malformed row: the cells it had); `cells` the cell
+    expressions (a column, or NULL for a cell not kept)."""
     # one flat call, not a chain of ||: a file of a thousand columns must not nest a thousand deep
     whole = f"concat_ws(',', {', '.join(f'pg_element({c})' for c in cells)})"
     sliced = (f"array_to_string(list_transform(list_slice(list_concat([{', '.join(cells)}], coalesce(extra, [])),"
               " 1, nf), lambda v: pg_element(v)), ',')")
-    return f"""
-CREATE TABLE h AS
-SELECT locator, seq, payload, sha256(payload) AS content_hash FROM (
-    SELECT locator, seq, '{{' || CASE WHEN nf IS NULL THEN {whole} ELSE {sliced} END || '}}' AS payload FROM land)"""
+    return f"'{{' || CASE WHEN nf IS NULL THEN {whole} ELSE {sliced} END || '}}'"
+
+
+def _secret_columns(table: Table) -> dict[int, str]:
+    """Column number → the d column that says where its cell may not be kept (medical secrecy)."""
+    return {i: table.spec.secret[f] for i, f in enumerate(table.fields) if f in table.spec.secret}
+
+
+def _withheld(table: Table) -> str:
+    """SQL over d: whether any secret cell of the row is withheld."""
+    conditions = sorted(set(_secret_columns(table).values()))
+    return " OR ".join(f"coalesce(d.{c}, true)" for c in conditions) if conditions else "false"
 
 
 # ---- casting by distinct value ------------------------------------------------------------------
@@ -412,10 +429,35 @@ SELECT locator, seq, reason, detail,
 FROM r"""
 
 
+def _raw_query(table: Table, batch_id: int, source: str, file_name: str) -> str:
+    """The records as read, for raw.record; a cell under medical secrecy is blanked where it may not be
+    kept (the hash stays that of the record as read)."""
+    lineage = f"{batch_id}, h.locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)}, h.content_hash"
+    if table.reader:
+        return (f"SELECT {batch_id}, locator, {_lit(source)}, {_lit(table.entity)}, {_lit(file_name)},"
+                f" content_hash, payload FROM record_stream")
+    secret = _secret_columns(table)
+    if not secret:
+        return f"SELECT {lineage}, h.payload FROM h"
+    masked = _payload_sql(["NULL::VARCHAR" if i in secret else f"l.c{i}" for i in range(len(table.header))])
+    return (f"SELECT {lineage}, CASE WHEN {_withheld(table)} THEN {masked} ELSE h.payload END"
+            f" FROM h JOIN d ON d.seq = h.seq JOIN land l ON l.seq = h.seq")
+
+
 def _quarantine_payload(table: Table) -> str:
-    """What quarantine shows of a table row: {column: cell}; of a malformed row: its cells."""
-    header = ", ".join(f"{_lit(name)}, l.c{i}" for i, name in enumerate(table.header))
-    return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
+    """What quarantine shows of a table row: {column: cell}; of a malformed row: its cells. A cell under
+    medical secrecy is blanked where it may not be kept (q.withheld)."""
+    secret = _secret_columns(table)
+
+    def cell(i: int) -> str:
+        return f"CASE WHEN q.withheld THEN NULL ELSE l.c{i} END" if i in secret else f"l.c{i}"
+
+    header = ", ".join(f"{_lit(name)}, {cell(i)}" for i, name in enumerate(table.header))
+    payload = "h.payload"
+    if secret:
+        masked = _payload_sql(["NULL::VARCHAR" if i in secret else f"l.c{i}" for i in range(len(table.header))])
+        payload = f"CASE WHEN q.withheld THEN {masked} ELSE h.payload END"
+    return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE {payload} END"
 
 
 def _staged_columns(table: Table) -> dict[str, str]:
