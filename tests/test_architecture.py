@@ -19,7 +19,7 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
 
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "house"
-    for part in ("etl", "connectors"):
+    for part in ("etl", "connectors", "sql"):
         shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
     return root
@@ -57,11 +57,17 @@ def test_sources_are_one_list_found_from_the_packages(tmp_path):
     root = _copy(tmp_path)
     (root / "connectors" / "egisso").mkdir()
     (root / "connectors" / "egisso" / "__init__.py").write_text(
-        "from connectors.source import Source\n"
-        "SOURCE = Source('egisso', 'ЕГИССО', 'records', ('.xml',), '0 3 * * *', 'connectors.egisso.reader', order=4)\n")
-    out = subprocess.run([sys.executable, "-c", "import connectors; print(*[s.name for s in connectors.SOURCES])"],
-                         cwd=root, env={"PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["health", "smev", "optima", "egisso"], out.stderr
+        "from connectors.source import Entity, Source\n"
+        "SOURCE = Source('egisso', 'ЕГИССО', 'records', (Entity('egisso_record', 'record_id'),), ('.xml',),"
+        " '0 3 * * *', 'connectors.egisso.reader', order=4)\n")
+    script = ("import connectors; from etl.models import catalog; from etl.quality import suites; "
+              "print(*[s.name for s in connectors.SOURCES]); print('cur_egisso_record' in catalog.models(), "
+              "'staging.egisso_record' in suites.STAGED_ROWS)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, env={"PYTHONPATH": str(root)},
+                         capture_output=True, text=True, timeout=120)
+    names, found = out.stdout.splitlines()[-2:]
+    assert names.split() == ["health", "smev", "optima", "egisso"], out.stderr
+    assert found == "True True", out.stderr  # its current view and its reconciliation follow
 
 
 def test_a_hanging_test_fails_on_its_timeout(tmp_path):

@@ -79,7 +79,6 @@ EVENT = TableSpec(
     checks=(("end_date < start_date", "inconsistent_dates",
              "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"),))
 SPECS = {spec.entity: spec for spec in (REFERRAL, EVENT)}
-ENTITIES = tuple(SPECS)  # the staging tables this source fills
 REQUIRED_COLUMNS = {
     "health_referral": {"mo_code", "referral_id", "referral_date", "surname", "first_name", "birth_date"},
     "health_medical_event": {"mo_code", "event_id", "event_type", "start_date", "surname", "first_name",

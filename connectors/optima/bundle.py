@@ -61,7 +61,6 @@ TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing
         "reason": ("text", False)}, False),
 }
 # a table's name in deletions.csv (its file without .csv) → its staging entity
-ENTITIES = tuple(entity for entity, _, _ in TABLES.values())  # the staging tables this source fills
 ENTITY_OF_TABLE = {name.removesuffix(".csv"): entity for name, (entity, _, _) in TABLES.items()
                    if entity != "optima_deletion"}
 STAFF_ROLES = {"care_assistant", "care_organiser", "needs_expert"}

@@ -21,8 +21,6 @@ from etl.base import normalize
 MAX_MESSAGE_BYTES = 256 * 1024**2
 
 
-ENTITIES = ("smev_application", "smev_death", "smev_disability")  # the staging tables this source fills
-
 
 def parse(path: Path) -> Iterator[SourceRecord]:
     path = Path(path)

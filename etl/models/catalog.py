@@ -9,7 +9,6 @@ to `marts` and `worklist`.
 """
 from __future__ import annotations
 
-import csv
 import functools
 import graphlib
 import heapq
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+import connectors
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = {"current": "register", "intermediate": "register", "marts": "marts", "worklists": "worklist"}
@@ -63,22 +64,28 @@ class Model:
 
 @functools.cache
 def natural_keys() -> tuple[dict, ...]:
-    """sql/current/natural_keys.csv: each source entity's natural key (a SQL expression over its staging
-    row), whether its source can delete keys, and the current view's materialisation."""
-    with open(SQL_DIR / "current" / "natural_keys.csv", encoding="utf-8", newline="") as f:
-        return tuple(csv.DictReader(f))
+    """Each source entity with a natural key (connectors.SOURCES: a SQL expression over its staging row)
+    and whether its source can delete keys: one current view each."""
+    return tuple({"entity": e.name, "natural_key": e.natural_key, "deletable": e.deletable, "note": e.note}
+                 for s in connectors.SOURCES for e in s.tables if e.natural_key)
 
 
 def _current_models() -> list[Model]:
     template = (SQL_DIR / "current" / "current.sql").read_text(encoding="utf-8")
     deleted = (SQL_DIR / "current" / "deleted.sql").read_text(encoding="utf-8").rstrip("\n")
+    meta = yaml.safe_load((SQL_DIR / "current" / "current.yml").read_text(encoding="utf-8"))
+    tables = set(meta.get("materialized_tables") or ())
+    unknown = tables - {row["entity"] for row in natural_keys()}
+    if unknown:
+        raise CatalogError(f"current.yml: materialized_tables names no source entity: {', '.join(sorted(unknown))}")
     out = []
     for row in natural_keys():
         fill = {"entity": row["entity"], "natural_key": row["natural_key"]}
-        sql = template.format(**fill, deleted=deleted.format(**fill) if row["deletable"] == "true" else "")
+        sql = template.format(**fill, deleted=deleted.format(**fill) if row["deletable"] else "")
         out.append(Model(f"cur_{row['entity']}", "current", sql,
-                         f"The current version of each staging.{row['entity']} record ({row['note']}).",
-                         f"natural key ({row['natural_key']})", row.get("materialized") or "view"))
+                         f"The current version of each staging.{row['entity']} record" +
+                         (f" ({row['note']})." if row["note"] else "."),
+                         f"natural key ({row['natural_key']})", "table" if row["entity"] in tables else "view"))
     return out
 
 
