@@ -94,8 +94,11 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
         return _reject(result, path, "", run_id, FileRejected("file_not_found", str(path)))
     digest = sha256_file(path)
     with db.transaction() as conn, conn.cursor() as cur:
-        # the same file landed twice at once: the second waits for the first, then finds it loaded (skipped)
-        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"land:{source}:{digest}",))
+        # One landing of a source at a time, until its batch commits: a file landed meanwhile waits, then
+        # sees it — the same file is found loaded (skipped), the same records in another file are found
+        # by the duplicate look-up (which sees committed batches only). Airflow lands a source one run at
+        # a time anyway; this guards the command line and parallel runs.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"land:{source}",))
         cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND file_sha256 = %s AND status = 'loaded'",
                     (source, digest))
         row = cur.fetchone()

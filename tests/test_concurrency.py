@@ -1,0 +1,73 @@
+"""Landings at the same time, as separate processes on the real database (issue 22, item 2)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import query
+
+HEADER = "КодМО;НомерНаправления;ДатаНаправления;Фамилия;Имя;ДатаРождения\r\n"
+
+
+def _csv(path: Path, start: int, n: int, tag: str) -> Path:
+    """n referrals from number `start`; the file's bytes differ by `tag` (a trailing blank line count),
+    so two files carry the same records without being the same file."""
+    rows = "".join(f"1;R{i};01.02.2024;Иванов;Иван{i % 997};13.12.1950\r\n" for i in range(start, start + n))
+    path.write_bytes((HEADER + rows + tag).encode("cp1251"))
+    return path
+
+
+def _land_at_once(pg_url: str, files: list[Path]) -> list[subprocess.CompletedProcess]:
+    env = {**os.environ, "DATABASE_URL": pg_url}
+    procs = [subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(f)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=600)
+        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return out
+
+
+def test_overlapping_files_landed_at_once_stage_each_record_once(clean_db, tmp_path):
+    """Two files sharing 150 000 records, landed by two processes at the same moment: each record is staged
+    once, the other copy is quarantined as duplicate_record (the duplicate look-up saw committed batches
+    only, and both were staged)."""
+    a = _csv(tmp_path / "a.csv", 0, 200_000, "")
+    b = _csv(tmp_path / "b.csv", 50_000, 200_000, "\r\n")
+    results = _land_at_once(clean_db, [a, b])
+    assert [r.returncode for r in results] == [0, 0], [r.stderr[-500:] for r in results]
+    assert query("SELECT count(*), count(DISTINCT referral_id) FROM staging.health_referral") == [(250_000, 250_000)]
+    assert query("SELECT reason_code, count(*) FROM quarantine.record GROUP BY 1") == [("duplicate_record", 150_000)]
+    assert query("SELECT count(*) FROM raw.record")[0][0] == 400_000
+
+
+def test_the_same_file_landed_twice_at_once_lands_once(clean_db, tmp_path):
+    """The same file by two processes at once: one lands it, the other reports it skipped; both exit 0."""
+    a = _csv(tmp_path / "a.csv", 0, 100_000, "")
+    results = _land_at_once(clean_db, [a, a])
+    assert [r.returncode for r in results] == [0, 0], [r.stderr[-500:] for r in results]
+    assert sorted("skipped" in r.stdout for r in results) == [False, True], [r.stdout for r in results]
+    assert query("SELECT status, count(*) FROM audit.load_batch GROUP BY 1") == [("loaded", 1)]
+    assert query("SELECT count(*) FROM staging.health_referral")[0][0] == 100_000
+
+
+def test_two_register_builds_at_once_link_each_record_once(clean_db, region):
+    """Two `ltcreg register build` processes at the same moment give the register one build would."""
+    from etl.landing import load
+
+    out, _ = region
+    for source in ("health", "smev", "optima"):
+        load.ingest(source, [out / source])
+    env = {**os.environ, "DATABASE_URL": clean_db}
+    procs = [subprocess.Popen([sys.executable, "-m", "etl.cli", "register", "build"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
+    assert [r[2] for r in results] == [0, 0], [r[1][-500:] for r in results]
+    records = query("SELECT count(*) FROM register.int_person_record")[0][0]
+    assert query("SELECT count(*), count(DISTINCT (entity, stg_id)) FROM register.person_link") == [(records, records)]
+    persons = query("SELECT count(*) FROM register.person WHERE status = 'active'")[0][0]
+    # the same inputs built once, from scratch, give the same persons
+    from etl import register
+
+    again = register.build(run_id="check", rebuild=True)
+    assert again["persons"] == persons
