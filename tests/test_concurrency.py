@@ -17,6 +17,15 @@ def _csv(path: Path, start: int, n: int, tag: str) -> Path:
     return path
 
 
+def _people_csv(path: Path, n: int) -> Path:
+    """n referrals of n different people (names and birth dates vary: the linkage has work to do, not a
+    single block of namesakes)."""
+    rows = "".join(f"1;P{i};01.02.2024;Фамилия{i // 7};Имя{i % 53};{1 + i % 28:02d}.{1 + i // 28 % 12:02d}."
+                   f"19{30 + i // 336 % 60}\r\n" for i in range(n))
+    path.write_bytes((HEADER + rows).encode("cp1251"))
+    return path
+
+
 def _land_at_once(pg_url: str, files: list[Path]) -> list[subprocess.CompletedProcess]:
     env = {**os.environ, "DATABASE_URL": pg_url}
     procs = [subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(f)], env=env,
@@ -71,3 +80,37 @@ def test_two_register_builds_at_once_link_each_record_once(clean_db, region):
 
     again = register.build(run_id="check", rebuild=True)
     assert again["persons"] == persons
+
+
+def test_a_register_build_during_a_landing_sees_only_committed_batches(clean_db, region, tmp_path):
+    """A build while a large file is being landed neither waits for it nor sees any of it: the whole file
+    waits for the next build."""
+    import time
+
+    from etl import register
+    from etl.landing import load
+
+    out, _ = region
+    load.ingest("optima", [out / "optima"])
+    big = _people_csv(tmp_path / "big.csv", 150_000)
+    env = {**os.environ, "DATABASE_URL": clean_db}
+    landing = subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(big)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0]:
+        assert landing.poll() is None and time.monotonic() < deadline, "the landing did not start"
+        time.sleep(0.05)
+    first = register.build(run_id="during")
+    still_landing = landing.poll() is None
+    stdout, stderr = landing.communicate(timeout=600)
+    assert landing.returncode == 0, stderr[-500:]
+    assert still_landing, "the landing ended before the build: the test proved nothing"
+    assert query("SELECT count(*) FROM register.person_link WHERE entity = 'health_referral'")[0][0] == 0
+    assert first["records"] > 0  # the OPTIMA cards, none of the file in flight
+    # the build recorded what it could see: batches up to one before the landing's
+    [(seen, landed)] = query("SELECT (SELECT max_batch_id FROM register.build_run WHERE run_id = 'during'),"
+                             " (SELECT batch_id FROM audit.load_batch WHERE source = 'health')")
+    assert seen < landed
+    pending = query("SELECT count(*) FROM register.int_person_record r LEFT JOIN register.person_link l"
+                    " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL")[0][0]
+    assert pending == 150_000  # all of it waits for the next build, none half-linked
