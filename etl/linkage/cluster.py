@@ -105,7 +105,7 @@ class Clusterer:
     def conflicts(self, pa: Profile, pb: Profile) -> list[str]:
         g = self.guards
         out = []
-        if pa.first and pb.first and pa.first != pb.first:
+        if g.get("first_name", True) and pa.first and pb.first and pa.first != pb.first:
             thr, edits = g["first_name_min_similarity"], g["first_name_max_edits"]
             for x in pa.first:
                 for y in pb.first:
@@ -121,16 +121,19 @@ class Clusterer:
                 else:
                     continue
                 break
-        if pa.dob and pb.dob and pa.dob != pb.dob:
-            edits = g["birth_date_max_edits"]
-            if any(x != y and _swap(x) != y and self._dl(x, y) > edits for x in pa.dob for y in pb.dob):
-                out.append("birth_date")
-        elif pa.year and pb.year and pa.year != pb.year:
-            if any(x != y and self._dl(str(x), str(y)) > 1 for x in pa.year for y in pb.year):
-                out.append("birth_date")
+        if g.get("birth_date", True) and self._dates_conflict(pa, pb):
+            out.append("birth_date")
         if g.get("sex") and pa.sex and pb.sex and pa.sex != pb.sex:
             out.append("sex")
         return out
+
+    def _dates_conflict(self, pa: Profile, pb: Profile) -> bool:
+        if pa.dob and pb.dob and pa.dob != pb.dob:
+            edits = self.guards["birth_date_max_edits"]
+            return any(x != y and _swap(x) != y and self._dl(x, y) > edits for x in pa.dob for y in pb.dob)
+        if pa.year and pb.year and pa.year != pb.year:
+            return any(x != y and self._dl(str(x), str(y)) > 1 for x in pa.year for y in pb.year)
+        return False
 
     def _refusal(self, a: int, b: int) -> str | None:
         pa, pb = self.profile(a), self.profile(b)

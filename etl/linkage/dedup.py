@@ -73,7 +73,8 @@ def link(con, settings: dict | None = None, model: Model | None = None, incremen
     namesakes, namesake_rule = _namesakes(con, settings, model, n, link_w)
     swapped = _swapped(con, settings, link_w)
     lap("fetch")
-    c = Clusterer(records, settings["guards"])
+    guards, guard_state = learnt_guards(settings["guards"], model)
+    c = Clusterer(records, guards)
     fixed = con.execute("SELECT list(rid ORDER BY rid) FROM rec WHERE fixed IS NOT NULL GROUP BY fixed"
                         " HAVING count(*) > 1 ORDER BY min(rid)").fetchall()
     c.seed([g[0] for g in fixed])
@@ -88,8 +89,23 @@ def link(con, settings: dict | None = None, model: Model | None = None, incremen
               "review_held": {k: sum(d.outcome == f"review:{k}" for d in review) for k in ("ambiguous", "namesake")},
               "refused": sum(d.outcome.startswith("refused") for d in c.decisions),
               "clusters": len(set(labels)), "training": model.meta.get("m_estimated_by", {}).get("surname"),
-              "namesake_rule": namesake_rule}
+              "namesake_rule": namesake_rule, "guards": guard_state}
     return Result(labels, c.decisions, model, settings, timings, counts)
+
+
+def learnt_guards(guards: dict, model: Model) -> tuple[dict, dict]:
+    """The guards for this model: the first-name and birth-date guards (settings' `guards.learnt`)
+    hold only where the model says true pairs rarely disagree on that field (m of `level` ≤ max_m).
+    Returns the guards for the clusterer and, per learnt guard, whether it holds and the m it read."""
+    rule = guards.get("learnt")
+    if not rule:
+        return guards, {}
+    out, state = dict(guards), {}
+    for name in rule["comparisons"]:
+        m = model.levels[name][rule["level"]]["m"]
+        out[name] = m <= rule["max_m"]
+        state[name] = {"holds": out[name], "m_different": round(m, 4)}
+    return out, state
 
 
 def _swapped(con, settings: dict, link_w: float) -> set[tuple[int, int]]:

@@ -91,23 +91,27 @@ def build(con) -> int:
             SELECT s0.*, CASE WHEN {normalize.snils_valid_sql('snils_digits')} THEN snils_digits END AS snils_ok
             FROM s0
         ), s AS (
-            SELECT s1.*, nullif(trim(snils), '') IS NOT NULL AND snils_ok IS NULL AS snils_bad FROM s1
+            SELECT s1.*, nullif(trim(snils), '') IS NOT NULL AND snils_ok IS NULL AS snils_bad,
+                   {address_sql('s1.address')} AS addr_key FROM s1
         )
         SELECT (row_number() OVER (ORDER BY i.ord))::BIGINT - 1 AS rid,
                i.record_id, i.source,
                i.snils_ok AS snils, CASE WHEN i.snils_bad THEN 'invalid' END AS snils_problem,
-               ns.k AS sn, nf.k AS fn, left(nf.k, 1) AS fi, np.k AS pn, left(np.k, 1) AS pi,
+               ns.k AS sn, nf.k AS fn, left(nf.k, 1) AS fi, left(ns.k, 1) AS si, left(ns.k, 3) AS sn3,
+               left(nf.k, 3) AS fn3, np.k AS pn, left(np.k, 1) AS pi,
                coalesce({sex}, np.sex_hint) AS sex,
                d.iso AS dob, d.year AS dob_year, coalesce(d.imprecise, FALSE) AS dob_imprecise, d.swap AS dob_swap,
                least(d.iso, d.swap) AS dob_sym,
                d.problem AS dob_problem,
-               {address_sql('i.address')} AS addr, nullif(trim(i.municipality), '') AS muni,
+               i.addr_key AS addr, nullif(array_to_string(regexp_extract_all(i.addr_key, '[0-9]+'), ' '), '') AS addr_num,
+               nullif(trim(i.municipality), '') AS muni,
                {fixed} AS fixed, {is_new} AS is_new
         FROM s i
         LEFT JOIN name_map ns ON ns.v = i.surname
         LEFT JOIN name_map nf ON nf.v = i.first_name
         LEFT JOIN name_map np ON np.v = i.patronymic
-        LEFT JOIN dob_map d ON d.v = i.birth_date""")
+        LEFT JOIN dob_map d ON d.v = i.birth_date
+""")
     con.unregister("name_map")
     con.unregister("dob_map")
     return con.execute("SELECT count(*) FROM rec").fetchone()[0]

@@ -94,7 +94,8 @@ def _blocked_comparisons(settings: dict, rule_sql: str) -> set[str]:
     for c in settings["comparisons"]:
         for col in set(re.findall(r"\b[lr]\.([a-z_]+)", c["null"])):
             column_of.setdefault(col, set()).add(c["name"])
-    derived = {"fi": "fn", "pi": "pn", "dob_year": "dob", "dob_sym": "dob", "dob_swap": "dob", "dob_imprecise": "dob"}
+    derived = {"fi": "fn", "fn3": "fn", "si": "sn", "sn3": "sn", "pi": "pn", "dob_year": "dob", "dob_sym": "dob",
+               "dob_swap": "dob", "dob_imprecise": "dob", "addr_num": "addr"}
     out = set()
     for col in re.findall(r"\b[lr]\.([a-z_]+)", rule_sql):
         out |= column_of.get(derived.get(col, col), set())
