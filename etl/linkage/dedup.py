@@ -136,13 +136,19 @@ def namesake_share(con, settings: dict) -> tuple[int, int]:
     in municipality and address. Returns (such pairs with two different SNILS, all such pairs)."""
     comps = {c["name"]: c for c in settings["comparisons"]}
     address = comps["address"]
-    different = [x["label"] for x in address["levels"]].index(settings["namesakes"]["evidence"]["address"])
+    different = ", ".join(str(i) for i in _levels_of(address, settings["namesakes"]["evidence"]["address"]))
     return con.execute(f"""
         WITH k AS (SELECT * FROM rec WHERE snils IS NOT NULL AND sn IS NOT NULL AND fn IS NOT NULL
                    AND pn IS NOT NULL AND dob IS NOT NULL AND NOT dob_imprecise)
         SELECT count(*) FILTER (WHERE l.snils <> r.snils), count(*)
         FROM k l JOIN k r ON l.sn = r.sn AND l.fn = r.fn AND l.pn = r.pn AND l.dob = r.dob AND l.rid < r.rid
-        WHERE ({gamma_sql(address)}) = {different}""").fetchone()
+        WHERE ({gamma_sql(address)}) IN ({different})""").fetchone()
+
+
+def _levels_of(comparison: dict, labels: str | list[str]) -> list[int]:
+    """The level numbers of one label or a list of them ("null" is -1)."""
+    names = [x["label"] for x in comparison["levels"]]
+    return [-1 if x == "null" else names.index(x) for x in ([labels] if isinstance(labels, str) else labels)]
 
 
 def _namesakes(con, settings: dict, model: Model, n: int, link_w: float) -> tuple[set, dict]:
@@ -174,10 +180,8 @@ def namesake_pairs(con, settings: dict, model: Model, n: int, min_weight: float)
         return []
     comps = {c["name"]: c for c in settings["comparisons"]}
 
-    def level(name, label):
-        return -1 if label == "null" else [x["label"] for x in comps[name]["levels"]].index(label)
-
-    where = " AND ".join(f"p.g_{name} = {level(name, label)}" for name, label in rule["evidence"].items())
+    where = " AND ".join(f"p.g_{name} IN ({', '.join(map(str, _levels_of(comps[name], labels)))})"
+                         for name, labels in rule["evidence"].items())
     tf = [name for name in ("surname", "first_name", "patronymic") if comps[name].get("tf_column")]
     joins = " ".join(f"JOIN tf_{t} t_{t} ON t_{t}.v = l.{comps[t]['tf_column']}" for t in tf)
     expected = " * ".join([f"{n - 1}", repr(model.levels["birth_date"]["exact"]["u"])] + [f"t_{t}.f" for t in tf])

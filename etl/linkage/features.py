@@ -104,7 +104,8 @@ def build(con) -> int:
                least(d.iso, d.swap) AS dob_sym,
                d.problem AS dob_problem,
                i.addr_key AS addr, nullif(array_to_string(regexp_extract_all(i.addr_key, '[0-9]+'), ' '), '') AS addr_num,
-               nullif(trim(i.municipality), '') AS muni,
+               array_to_string(list_sort(string_split(i.addr_key, ' ')), ' ') AS addr_sorted,
+               nullif(regexp_replace(lower(i.municipality), '[^[:alnum:]]+', '', 'g'), '') AS muni,
                {fixed} AS fixed, {is_new} AS is_new
         FROM s i
         LEFT JOIN name_map ns ON ns.v = i.surname
