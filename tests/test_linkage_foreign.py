@@ -184,3 +184,45 @@ def test_the_learnt_guards_follow_the_model():
     guards, state = dedup.learnt_guards(settings["guards"], Model(model.prior, levels, model.meta))
     assert guards["first_name"] is False and guards["birth_date"] is False
     assert state["first_name"] == {"holds": False, "m_different": 0.2}
+
+
+def _features(rows):
+    con = dedup.connect(threads=1)
+    cols = features.INPUT_COLUMNS
+    con.register("rows", pa.table({c: [r[c] or None for r in rows] for c in cols}))
+    con.execute(f"CREATE TABLE t AS SELECT {', '.join(cols)}, row_number() OVER () AS ord FROM rows")
+    con.execute("CREATE VIEW linkage_input AS SELECT * FROM t")
+    features.build(con)
+    return con
+
+
+def test_a_capped_blocking_rule_joins_only_its_small_blocks():
+    from etl.linkage import pairs
+
+    # eleven records share house number 12 and a surname prefix: a block over the cap of ten; two share 7
+    rows = [_record(f"big{i}", "", (f"Ивано{'вабгдежзикл'[i]}", FIRST[i % 8], ""), f"19{40 + i}-01-01",
+                    "ул. Мира, д. 12", "") for i in range(11)]
+    rows += [_record("s1", "", ("Петров", "Иван", ""), "1950-01-01", "ул. Садовая, д. 7", ""),
+             _record("s2", "", ("Петровский", "Олег", ""), "1960-02-02", "пер. Тихий, д. 7", "")]
+    con = _features(rows)
+    rule = next(r for r in load_settings()["blocking_rules"] if r["name"] == "address_numbers_surname_prefix")
+    assert rule["max_block"] == 10
+    only = {**load_settings(), "blocking_rules": [rule]}
+    assert pairs.candidates(con, only) == 1  # s1–s2; the block of eleven is left out
+    assert pairs.candidates(con, {**only, "blocking_rules": [{**rule, "max_block": 11}]}) == 1 + 55
+
+
+def test_address_words_in_another_order_and_municipalities_folded():
+    from etl.linkage import pairs
+
+    rows = [_record("a", "", ("Quilliam", "Ashleigh", ""), "", "73 Rhosewyn Bynoe Place", "Lake Clifton 2649"),
+            _record("b", "", ("Quilliam", "Ashleigh", ""), "", "73 Bynoe Place, Rhosewyn", "lakeclifton 2649"),
+            _record("c", "", ("Quilliam", "Ashleigh", ""), "", "5 Other Street", "lake clifton 2640")]
+    con = _features(rows)
+    settings = load_settings()
+    con.execute("CREATE TABLE p AS SELECT 0::BIGINT AS l, 1::BIGINT AS r UNION ALL SELECT 0, 2")
+    pairs.compare(con, settings, "p", "scored")
+    labels = [x["label"] for x in next(c for c in settings["comparisons"] if c["name"] == "address")["levels"]]
+    got = dict(con.execute("SELECT r, g_address FROM scored").fetchall())
+    assert labels[got[1]] == "words_reordered"
+    assert labels[got[2]] == "municipality_alike"  # one digit of the postcode away
