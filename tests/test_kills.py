@@ -1,0 +1,252 @@
+"""kill -9 in the middle of the work, then a re-run: the database ends exactly as after a clean run
+(issue 22, item 3). Real processes on the real PostgreSQL; each kill lands while the process has the
+database at work (its connection is seen busy in pg_stat_activity), at several delays after that.
+
+What is compared: the row count of every table of the data schemas, except the logs of runs (which
+rightly remember a killed attempt). A kill may also never leave a half state visible: right after it,
+every table holds either what it held before the step or what a clean step leaves.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import DATA_SCHEMAS, query, truncate_all
+from tests.test_concurrency import _csv
+
+APP = "ltc-kill-test"
+# logs of runs and attempts: a killed attempt may be remembered there
+LOGS = {"audit.pipeline_run", "audit.expectation_result"}
+DELAYS = (0.0, 0.4, 1.2)
+
+
+def _state() -> dict[str, int]:
+    tables = [t for (t,) in query(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+        " AND table_schema = ANY(%s) AND table_name <> 'alembic_version' ORDER BY 1", (DATA_SCHEMAS,))]
+    return {t: query(f"SELECT count(*) FROM {t}")[0][0] for t in tables if t not in LOGS}
+
+
+def _start(pg_url: str, argv: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": pg_url, "PGAPPNAME": APP}
+    return subprocess.Popen([sys.executable, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _kill_while_busy(proc: subprocess.Popen, delay: float) -> bool:
+    """Wait until the process's connection is busy in the database, `delay` s more, then kill -9.
+    Returns whether it was killed (False: it finished first)."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        busy = query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'"
+                     " AND pid <> pg_backend_pid()", (APP,))[0][0]
+        if busy:
+            break
+        time.sleep(0.02)
+    time.sleep(delay)
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    # the server notices the lost client and rolls its transaction back; wait for its backend to go
+    deadline = time.monotonic() + 60
+    while query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP,))[0][0]:
+        assert time.monotonic() < deadline, "the killed process's backend is still there after 60 s"
+        time.sleep(0.05)
+    return True
+
+
+def _run(pg_url: str, argv: list[str]) -> subprocess.CompletedProcess:
+    proc = _start(pg_url, argv)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _no_half_state(after_kill: dict, before: dict, clean: dict) -> None:
+    half = {t: (before.get(t, 0), n, clean[t]) for t, n in after_kill.items() if n not in (before.get(t, 0), clean[t])}
+    assert not half, f"tables in a half state after kill -9 (before, after the kill, clean): {half}"
+
+
+def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None = None) -> None:
+    """A clean run of `argv` after `prepare`, then, for each delay, the same killed and run again: the
+    state after the re-run equals the clean one, and no kill left a half state."""
+    truncate_all(pg_url)
+    prepare()
+    before = _state()
+    _run(pg_url, argv)
+    clean = _state()
+    assert clean != before, "the step under test changed nothing: nothing to kill"
+    killed = 0
+    for delay in DELAYS:
+        truncate_all(pg_url)
+        prepare()
+        proc = _start(pg_url, argv)
+        if _kill_while_busy(proc, delay):
+            killed += 1
+            _no_half_state(_state(), before, clean)
+        _run(pg_url, rerun or argv)
+        assert _state() == clean, f"after kill -9 at +{delay} s and a re-run"
+    assert killed >= 2, f"only {killed} of {len(DELAYS)} kills landed before the step ended"
+
+
+def test_a_landing_killed_then_rerun_lands_as_a_clean_run(clean_db, tmp_path):
+    f = _csv(tmp_path / "big.csv", 0, 200_000, "")
+    _killed_then_rerun(clean_db, lambda: None, ["-m", "etl.cli", "ingest", "health", str(f)])
+
+
+def _landed(out: Path):
+    def prepare():
+        from etl.landing import load
+
+        for source in ("health", "smev", "optima"):
+            load.ingest(source, [out / source])
+    return prepare
+
+
+def test_a_register_build_killed_then_rerun_builds_as_a_clean_run(clean_db, region):
+    out, _ = region
+    _killed_then_rerun(clean_db, _landed(out), ["-m", "etl.cli", "register", "build"])
+
+
+def test_a_marts_build_and_publish_killed_then_rerun_publish_as_a_clean_run(clean_db, region):
+    out, _ = region
+
+    def prepare():
+        from etl import register
+
+        _landed(out)()
+        register.build("prepare")
+    code = ("from etl.orchestration import pipeline; pipeline.build_marts('k'); pipeline.publish_marts('k')")
+    _killed_then_rerun(clean_db, prepare, ["-c", code])
+
+
+# ---- between storing and acknowledging, between landing and moving the watermark ---------------------
+# These points are reached in a child process whose store step kills it the moment the real one returns:
+# no hook in the product, the kill is the test's.
+
+def _adapter_messages(out: Path) -> list[tuple[str, bytes]]:
+    """The generated region's SMEV messages as the adapter serves them (QueryResult with the content)."""
+    from connectors.smev.transport import ADAPTER_NS
+
+    msgs = []
+    for path in sorted((out / "smev").glob("*.xml"))[:6]:
+        root = etree.parse(str(path))
+        mid = root.find(".//{*}MessageID").text
+        content = etree.tostring(root.find(".//{*}MessagePrimaryContent")[0], encoding="unicode")
+        msgs.append((mid, (
+            f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+            f'<soap:Body><QueryResult xmlns="{ADAPTER_NS}"><smevMetadata><MessageId>{mid}</MessageId>'
+            f'<Sender>ZAGS01</Sender></smevMetadata><Message><RequestMessage><RequestContent><content>'
+            f'<MessagePrimaryContent>{content}</MessagePrimaryContent></content></RequestContent></RequestMessage>'
+            f'</Message></QueryResult></soap:Body></soap:Envelope>').encode("utf-8")))
+    return msgs
+
+
+KILL_AFTER_STORE = """
+import os, signal, sys
+from pathlib import Path
+from connectors.smev.transport import AdapterClient, poll
+from etl.landing import load
+
+def store(path):
+    load.ingest_file("smev", path)
+    os.kill(os.getpid(), signal.SIGKILL)  # stored, not yet acknowledged
+
+poll(AdapterClient(sys.argv[1], "LTC36001", timeout=(2, 5)), Path(sys.argv[2]), store)
+"""
+
+
+def test_an_smev_poll_killed_between_store_and_acknowledge_stores_each_message_once(clean_db, region, tmp_path):
+    from tests.test_smev_transport import FakeAdapter
+
+    out, _ = region
+    msgs = _adapter_messages(out)
+    with FakeAdapter(msgs) as fake:  # a clean poll: every message stored and acknowledged
+        _run(clean_db, ["-m", "etl.cli", "smev-poll", "--url", fake.url, "--it-system", "LTC36001", "--landing", str(tmp_path / "clean")])
+        assert fake.queue == []
+    clean = _state()
+    truncate_all(clean_db)
+    with FakeAdapter(msgs) as fake:
+        proc = _start(clean_db, ["-c", KILL_AFTER_STORE, fake.url, str(tmp_path / "killed")])
+        proc.wait(timeout=120)
+        assert proc.returncode == -signal.SIGKILL
+        assert fake.acked == [] and len(fake.queue) == len(msgs)  # stored, never acknowledged
+        assert query("SELECT count(*) FROM audit.load_batch WHERE status = 'loaded'") == [(1,)]
+        # the adapter delivers the first message again: found stored, acknowledged, not staged twice
+        result = _run(clean_db, ["-m", "etl.cli", "smev-poll", "--url", fake.url, "--it-system", "LTC36001", "--landing", str(tmp_path / "killed")])
+        assert fake.queue == [] and sorted(fake.acked) == sorted(m for m, _ in msgs), result.stdout
+    assert _state() == clean
+
+
+KILL_BEFORE_WATERMARK = """
+import os, signal, sys
+from connectors.optima import api
+from etl.orchestration import pipeline
+
+real = api.save_watermarks
+def save(cur, marks, batch_id):
+    if batch_id is not None:  # the bundle is landed: die before the watermarks move
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(cur, marks, batch_id)
+api.save_watermarks = save
+pipeline.pull_optima(sys.argv[1], "killed", landing=sys.argv[2])
+"""
+
+
+def test_an_optima_pull_killed_after_landing_before_the_watermark_lands_once(clean_db, tmp_path, region):
+    from etl.orchestration import pipeline
+    from tests.test_optima_http import ExportServer
+
+    tables = _optima_tables(region)
+    srv = ExportServer(tables)
+    try:
+        pipeline.pull_optima(srv.url, "clean", landing=tmp_path / "clean")
+        clean = _state()
+        truncate_all(clean_db)
+        proc = _start(clean_db, ["-c", KILL_BEFORE_WATERMARK, srv.url, str(tmp_path / "killed")])
+        proc.wait(timeout=120)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read()[-2000:]
+        assert query("SELECT count(*) FROM audit.source_watermark") == [(0,)]  # landed, watermarks not moved
+        again = pipeline.pull_optima(srv.url, "rerun", landing=tmp_path / "killed")
+    finally:
+        srv.httpd.shutdown()
+    # the re-run asks from the old watermarks, gets the same rows and lands them as a repeat of the
+    # landed bundle: nothing is staged twice, and the watermarks move now
+    assert again["status"] in ("loaded", "skipped"), again
+    after = _state()
+    staged = {t: n for t, n in after.items() if t.startswith(("staging.", "register.", "marts."))}
+    assert staged == {t: n for t, n in clean.items() if t.startswith(("staging.", "register.", "marts."))}
+    assert after["audit.source_watermark"] == clean["audit.source_watermark"]
+    assert dict(query("SELECT stream, watermark FROM audit.source_watermark"))["recipients"] == max(
+        r["updated_at"] for r in tables["recipients"])
+
+
+def _optima_tables(region) -> dict[str, list[dict]]:
+    import csv
+    import io
+    import zipfile
+
+    out, _ = region
+    [bundle] = (out / "optima").glob("*[0-9].zip")
+    tables = {}
+    with zipfile.ZipFile(bundle) as z:
+        for name in z.namelist():
+            if name.endswith(".csv"):
+                rows = list(csv.DictReader(io.StringIO(z.read(name).decode("utf-8"))))
+                for i, r in enumerate(rows):
+                    r["updated_at"] = f"2025-12-{1 + i % 28:02d}T10:00:00"
+                tables[name.removesuffix(".csv")] = rows
+    return tables
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_process():
+    yield
+    leftover = query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP,))[0][0]
+    assert leftover == 0
