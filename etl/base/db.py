@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -15,6 +16,8 @@ import psycopg2
 import psycopg2.extensions
 
 from etl.base import settings
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +70,24 @@ def transaction(url: str | None = None) -> Iterator[psycopg2.extensions.connecti
             yield conn
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def session_lock(name: str, url: str | None = None) -> Iterator[None]:
+    """Hold a database-wide advisory lock for the block, on a connection of its own (so it spans the
+    block's own transactions); waits, saying so once, while another process holds it. A process that
+    dies releases it with its connection."""
+    conn = connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+            if not cur.fetchone()[0]:
+                log.warning("waiting for %s: another process holds it", name)
+                cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+        yield
+    finally:
+        conn.close()  # closing the session releases the lock
 
 
 def _copy_field(value) -> str:

@@ -124,14 +124,18 @@ def publish_marts(run_id: str) -> dict:
 
 @guarded
 def run_all(landing_base: str | None, run_id: str) -> dict:
-    """The whole pipeline without Airflow (used by `ltcreg run` and tests)."""
+    """The whole pipeline without Airflow (used by `ltcreg run` and tests). Two runs on one database
+    go one after the other: the marts are built into one `build` schema, validated there and then
+    published, and another run's build must not land between (Airflow runs the register DAG one run
+    at a time for the same reason)."""
     import connectors
 
-    out = {s.name: ingest(s.name, landing_dir(s.name, landing_base), run_id) for s in connectors.SOURCES}
-    out["register"] = build_register(run_id)
-    for cp in ("staging", "register"):
-        out[f"validate_{cp}"] = validate(cp, run_id)
-    out["build_marts"] = build_marts(run_id)
-    out["validate_marts"] = validate("marts", run_id)
-    out["publish"] = publish_marts(run_id)
+    with db.session_lock("ltc:pipeline_run"):
+        out = {s.name: ingest(s.name, landing_dir(s.name, landing_base), run_id) for s in connectors.SOURCES}
+        out["register"] = build_register(run_id)
+        for cp in ("staging", "register"):
+            out[f"validate_{cp}"] = validate(cp, run_id)
+        out["build_marts"] = build_marts(run_id)
+        out["validate_marts"] = validate("marts", run_id)
+        out["publish"] = publish_marts(run_id)
     return out
