@@ -38,6 +38,13 @@ def rows(query: str) -> dict:
     return {"unexpected_rows_query": query}
 
 
+def grain_unique(name: str, *grain: str, shown: tuple[str, ...] | None = None) -> Check:
+    """A model's grain holds: no two rows share these columns (the sample shows `shown`, by default the
+    grain itself)."""
+    return Check(name, "UnexpectedRowsExpectation", rows(
+        f"SELECT {', '.join(shown or grain)} FROM {{batch}} GROUP BY {', '.join(grain)} HAVING count(*) > 1"))
+
+
 SUITES = [
     Suite("staging_person_records", "register", "int_person_record", "staging", [
         Check("snils_checksum_valid", "UnexpectedRowsExpectation", rows(
@@ -185,12 +192,10 @@ SUITES = [
         Check("mart_counts_consistent", "UnexpectedRowsExpectation", rows(
             "SELECT month, oktmo, care_level FROM {batch} WHERE recipients < 0 OR entered > recipients "
             "OR exited > recipients")),
-        Check("mart_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, oktmo, care_level FROM {batch} GROUP BY month, oktmo, care_level HAVING count(*) > 1")),
+        grain_unique("mart_grain_unique", "month", "oktmo", "care_level"),
     ]),
     Suite("mart_identification_funnel", "build", "mart_identification_funnel", "marts", [
-        Check("funnel_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, oktmo, channel FROM {batch} GROUP BY month, oktmo, channel HAVING count(*) > 1")),
+        grain_unique("funnel_grain_unique", "month", "oktmo", "channel"),
         Check("funnel_stages_do_not_grow", "UnexpectedRowsExpectation", rows(
             # each stage is a subset of the one before: more assessed than identified is a join error
             "SELECT month, oktmo, channel FROM {batch} WHERE assessed > identified "
@@ -198,9 +203,8 @@ SUITES = [
             "OR contracted > identified OR receiving > identified")),
     ]),
     Suite("mart_package_execution_recipient", "build", "mart_package_execution_recipient", "marts", [
-        Check("execution_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, person_key, provider_id FROM {batch} GROUP BY month, person_key, provider_id, oktmo "
-            "HAVING count(*) > 1")),
+        grain_unique("execution_grain_unique", "month", "person_key", "provider_id", "oktmo",
+                     shown=("month", "person_key", "provider_id")),
         Check("execution_minutes_not_negative", "UnexpectedRowsExpectation", rows(
             "SELECT month, person_key FROM {batch} WHERE assigned_minutes < 0 OR delivered_minutes < 0")),
         # no sum over versions: what the mart says was delivered is what the current care reports say,
@@ -215,17 +219,14 @@ SUITES = [
             "SELECT m.mart, c.reports FROM m CROSS JOIN c WHERE m.mart <> c.reports")),
     ]),
     Suite("mart_kpi", "build", "mart_kpi", "marts", [
-        Check("kpi_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT period_kind, period_end, code FROM {batch} GROUP BY period_kind, period_end, code "
-            "HAVING count(*) > 1")),
+        grain_unique("kpi_grain_unique", "period_kind", "period_end", "code"),
         Check("kpi_parameters_present", "UnexpectedRowsExpectation", rows(
             # an indicator needing a figure from outside our sources has no parameter for its year
             "SELECT period_end, code FROM {batch} WHERE source = 'parameter' AND multiplier IS NULL"),
             severity=WARNING),
     ]),
     Suite("mart_package_execution_provider", "build", "mart_package_execution_provider", "marts", [
-        Check("provider_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, provider_id, oktmo FROM {batch} GROUP BY month, provider_id, oktmo HAVING count(*) > 1")),
+        grain_unique("provider_grain_unique", "month", "provider_id", "oktmo"),
         Check("provider_counts_consistent", "UnexpectedRowsExpectation", rows(
             "SELECT month, provider_id, oktmo FROM {batch} WHERE recipients < 1 OR assigned_minutes < 0 "
             "OR delivered_minutes < 0 OR under_delivered_recipients > recipients")),
@@ -238,8 +239,7 @@ SUITES = [
             "SELECT p.n, r.n FROM p CROSS JOIN r WHERE p.n <> r.n OR p.a <> r.a OR p.d <> r.d")),
     ]),
     Suite("mart_coverage", "build", "mart_coverage", "marts", [
-        Check("coverage_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT year, oktmo FROM {batch} GROUP BY year, oktmo HAVING count(*) > 1")),
+        grain_unique("coverage_grain_unique", "year", "oktmo"),
         Check("coverage_persons_positive", "UnexpectedRowsExpectation", rows(
             "SELECT year, oktmo FROM {batch} WHERE ltc_persons < 1 OR coverage_share < 0")),
         # the base is a figure from outside our sources (ref.coverage_base): missing, the share is unknown
@@ -247,8 +247,7 @@ SUITES = [
             "SELECT year, oktmo FROM {batch} WHERE persons_needing_social_services IS NULL"), severity=WARNING),
     ]),
     Suite("mart_rental_points", "build", "mart_rental_points", "marts", [
-        Check("rental_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, oktmo, point_id FROM {batch} GROUP BY month, oktmo, point_id HAVING count(*) > 1")),
+        grain_unique("rental_grain_unique", "month", "oktmo", "point_id"),
         Check("rental_counts_not_negative", "UnexpectedRowsExpectation", rows(
             "SELECT month, oktmo, point_id FROM {batch} WHERE requested < 0 OR issued < 0 OR returned < 0 "
             "OR waiting_at_month_end < 0 OR in_use_at_month_end < 0")),
@@ -257,21 +256,18 @@ SUITES = [
             "SELECT month, oktmo, point_id FROM {batch} WHERE median_wait_days < 0"), severity=WARNING),
     ]),
     Suite("mart_care_school", "build", "mart_care_school", "marts", [
-        Check("school_grain_unique", "UnexpectedRowsExpectation", rows(
-            "SELECT month, oktmo, trainee_kind FROM {batch} GROUP BY month, oktmo, trainee_kind HAVING count(*) > 1")),
+        grain_unique("school_grain_unique", "month", "oktmo", "trainee_kind"),
         Check("school_counts_consistent", "UnexpectedRowsExpectation", rows(
             "SELECT month, oktmo, trainee_kind FROM {batch} WHERE trainings < 1 OR people_trained > trainings "
             "OR hours < 0")),
     ]),
     Suite("worklist_reassessment_due", "build", "worklist_reassessment_due", "marts", [
-        Check("reassessment_one_row_per_recipient", "UnexpectedRowsExpectation", rows(
-            # samples carry the pseudonymous key, never a register ID or a name
-            "SELECT person_key FROM {batch} GROUP BY person_key HAVING count(*) > 1")),
+        # samples carry the pseudonymous key, never a register ID or a name
+        grain_unique("reassessment_one_row_per_recipient", "person_key"),
         Check("reassessment_reason_present", "ExpectColumnValuesToNotBeNull", {"column": "reason"}),
     ]),
     Suite("worklist_under_delivery", "build", "worklist_under_delivery", "marts", [
-        Check("under_delivery_one_row_per_recipient_provider", "UnexpectedRowsExpectation", rows(
-            "SELECT person_key, provider_id FROM {batch} GROUP BY person_key, provider_id HAVING count(*) > 1")),
+        grain_unique("under_delivery_one_row_per_recipient_provider", "person_key", "provider_id"),
         Check("under_delivery_is_under", "UnexpectedRowsExpectation", rows(
             "SELECT person_key FROM {batch} WHERE delivered_minutes >= assigned_minutes")),
     ]),
