@@ -37,9 +37,10 @@ def test_reference_case_files_without_person_file_are_kept_in_quarantine(clean_d
     rows = query("SELECT entity, reason_code, detail, payload FROM quarantine.record ORDER BY quarantine_id")
     assert all(r[0] == "health_medical_event" and r[1] == "no_person_data" for r in rows)
     assert "ID_PAC" in rows[0][2] and "no L-file" in rows[0][2] and rows[0][3].startswith("<Z_SL")
-    # raw keeps each case as read, hashed like any record
-    assert query("SELECT count(*) FROM raw.record WHERE payload LIKE '<Z_SL%%'"
-                 " AND content_hash = encode(sha256(convert_to(payload, 'UTF8')), 'hex')")[0][0] == res.read
+    # raw keeps each case, its diagnoses taken out (the register carries no consent), hashed as read
+    assert query("SELECT count(*) FROM raw.record WHERE payload LIKE '<Z_SL%%' AND payload !~ '<DS[0-9]'"
+                 " AND content_hash ~ '^[0-9a-f]{64}$'")[0][0] == res.read
+    assert query("SELECT count(*) FROM quarantine.record WHERE payload ~ '<DS[0-9]'") == [(0,)]
 
 
 @pytest.mark.reference
@@ -49,8 +50,9 @@ def test_h_file_joined_with_its_l_file(clean_db, tmp_path):
     [res] = load.ingest("health", [tmp_path / "HM750096T75_21041.XML"])
     assert (res.read, res.staged) == (1, 1)
     [v] = events()
+    # the register carries no consent: its diagnosis (L42) is not kept
     assert (v["event_id"], v["event_type"], v["start_date"], v["icd10"], v["mo_code"], v["enp"]) == \
-        ("263695", "outpatient", dt.date(2021, 4, 5), "L42", "750096", "7500000000000000")
+        ("263695", "outpatient", dt.date(2021, 4, 5), None, "750096", "7500000000000000")
     assert (v["surname"], v["sex"], v["birth_date"], v["snils"]) == ("Ёлкина", "F", dt.date(1941, 2, 3), "11223344595")
     assert v["locator"] == "HM750096T75_21041/263695"
     # the L-file alone yields nothing: its persons are read with the case file
@@ -109,10 +111,15 @@ def test_register_cases_each_staged_or_quarantined_with_reason(clean_db, tmp_pat
     assert query("SELECT locator, reason_code FROM quarantine.record ORDER BY locator") == [
         ("HM1/11", "unknown_code"), ("HM1/12", "bad_date"), ("HM1/13", "no_person_data"),
         ("HM1/15", "missing_required")]
-    # raw keeps every case under the locator it was staged or quarantined with, hashed as it is stored
-    assert query("SELECT locator FROM raw.record WHERE content_hash = encode(sha256(convert_to(payload, 'UTF8')),"
-                 " 'hex') AND payload LIKE '<Z_SL>%%</Z_SL>%%' ORDER BY locator") == [
+    # raw keeps every case under the locator it was staged or quarantined with, its diagnoses taken out
+    # (medical secrecy: an ОМС register carries no consent), hashed as it was read
+    assert query("SELECT locator FROM raw.record WHERE payload LIKE '<Z_SL>%%<SL/></Z_SL>%%'"
+                 " AND payload NOT LIKE '%%I10%%' AND content_hash = encode(sha256(convert_to("
+                 "replace(payload, '<SL/>', '<SL><DS1>I10</DS1></SL>'), 'UTF8')), 'hex') ORDER BY locator") == [
         (loc,) for loc in sorted(["HM1/10", "HM1/10#2", "HM1/11", "HM1/12", "HM1/13", "HM1/14", "HM1/15"])]
+    assert query("SELECT count(*) FILTER (WHERE icd10 IS NULL AND diagnosis_withheld), count(*)"
+                 " FROM staging.health_medical_event") == [(3, 3)]
+    assert query("SELECT count(*) FROM quarantine.record WHERE payload LIKE '%%I10%%'") == [(0,)]
     # the same register again (another file name, same cases): every case is a duplicate of the first load
     (tmp_path / "again").mkdir()
     shutil.copy(tmp_path / "LM1.xml", tmp_path / "again" / "LM1.xml")

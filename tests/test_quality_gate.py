@@ -79,6 +79,8 @@ def test_clean_run_publishes_and_records_results(loaded):
      "staging.health_referral ORDER BY stg_id LIMIT 2)", "staging", "no_diagnosis_without_consent", 2),
     ("UPDATE staging.health_medical_event SET end_date = start_date - 1 WHERE stg_id = (SELECT min(stg_id) FROM "
      "staging.health_medical_event)", "staging", "event_ends_after_start", 1),
+    ("UPDATE staging.health_medical_event SET icd10 = 'I63.9' WHERE stg_id = (SELECT min(stg_id) FROM "
+     "staging.health_medical_event)", "staging", "no_event_diagnosis_stored", 1),
     ("UPDATE staging.smev_application SET order_uuid = NULL WHERE stg_id = (SELECT min(stg_id) FROM "
      "staging.smev_application)", "staging", "application_has_order_id", 1),
     ("UPDATE staging.smev_death SET death_date = birth_date - 1 WHERE stg_id = (SELECT min(stg_id) FROM "

@@ -332,3 +332,23 @@ def test_no_diagnosis_without_consent_in_raw_or_quarantine(clean_db, tmp_path):
         [("A1", None, True), ("A2", "G30.1", False)]
     hashes = query("SELECT count(DISTINCT content_hash) FROM raw.record WHERE locator IN ('2', '5')")
     assert hashes == [(1,)]
+
+
+def test_no_diagnosis_from_a_medical_events_extract_anywhere(clean_db, tmp_path):
+    """The event extracts carry no consent: their diagnoses are kept nowhere (staging says one was
+    withheld), while a re-sent row is still found by the hash of the row as read."""
+    head = "КодМО;НомерСлучая;ВидСобытия;ДатаНачала;ДатаОкончания;ДиагнозМКБ;Фамилия;Имя;ДатаРождения\r\n"
+    rows = ("1;E1;госпитализация;01.02.2024;10.02.2024;I63.9;Иванов;Иван;13.12.1950\r\n"
+            "1;E2;вызов скорой помощи;03.02.2024;;;Петров;Пётр;01.01.1940\r\n"
+            "1;E3;госпитализация;05.02.2024;01.02.2024;G30.1;Сидоров;Сидор;01.01.1941\r\n"   # ends before it starts
+            "1;E1;госпитализация;01.02.2024;10.02.2024;I63.9;Иванов;Иван;13.12.1950\r\n")  # a repeat
+    p = tmp_path / "events.csv"
+    p.write_bytes((head + rows).encode("cp1251"))
+    [res] = load.ingest("health", [p])
+    assert (res.read, res.staged, res.quarantined) == (4, 2, 2)
+    assert query("SELECT event_id, icd10, diagnosis_withheld FROM staging.health_medical_event ORDER BY 1") == \
+        [("E1", None, True), ("E2", None, False)]
+    texts = [t for (t,) in query("SELECT payload FROM raw.record UNION ALL SELECT payload FROM quarantine.record")]
+    assert len(texts) == 6 and not any(code in t for t in texts for code in ("I63.9", "G30.1"))
+    assert query("SELECT reason_code FROM quarantine.record ORDER BY 1") == [("duplicate_record",),
+                                                                            ("inconsistent_dates",)]

@@ -237,14 +237,38 @@ def _write_cases(source, out_path: Path, seq_base: int, prefix: str) -> int:
                 sl = _texts(case["SL"], _SL) if "SL" in case else {}
                 event_id = case.get("IDCASE") or f"ZAP{n_zap or ''}"
                 payload = etree.tostring(z_sl, encoding="utf-8", xml_declaration=False)  # the case as read
+                digest = sha256(payload).hexdigest().encode()  # of the case as read: a repeat is still found
+                if _drop_diagnoses(z_sl):
+                    payload = etree.tostring(z_sl, encoding="utf-8", xml_declaration=False)
                 fields = (f"{prefix}/{event_id}", id_pac, enp, event_id, case.get("USL_OK"), case.get("LPU"),
                           sl.get("LPU_1"), case.get("DATE_Z_1"), case.get("DATE_Z_2"), sl.get("DS1"))
                 # CSV by hand (csv.writer took a quarter of the time, quoting the payloads)
                 f.write(b",".join((b'"%d"' % (seq_base + n), *(_quoted(v) for v in fields),
-                                   b'"%s"' % sha256(payload).hexdigest().encode(),
+                                   b'"%s"' % digest,
                                    b'"' + payload.replace(b'"', b'""') + b'"\n')))
                 n += 1
     return n
+
+
+# Medical secrecy: an ОМС register carries no consent, so the case kept in raw loses its diagnoses —
+# every DS* element (DS, DS0, DS1, DS2, DS3, DS1_PR, DS_ONK …) and the oncology blocks that restate them.
+_DIAGNOSIS_BLOCKS = frozenset({"ONK_SL", "ONK_USL", "B_DIAG", "B_PROT", "NAPR_DS"})
+
+
+def _drop_diagnoses(el) -> bool:
+    """Remove the diagnosis elements under el (in place); whether any were found."""
+    doomed = []
+    for x in el.iter():
+        if not isinstance(x.tag, str):
+            continue
+        name = x.tag.rpartition("}")[2]
+        if name.startswith("DS") or name in _DIAGNOSIS_BLOCKS:
+            doomed.append(x)
+    for x in doomed:
+        parent = x.getparent()
+        if parent is not None:
+            parent.remove(x)
+    return bool(doomed)
 
 
 def _quoted(value: str | None) -> bytes:

@@ -77,7 +77,11 @@ REFERRAL = TableSpec(
 EVENT = TableSpec(
     "health_medical_event", EVENT_SPEC, CODE_MAPS,
     checks=(("end_date < start_date", "inconsistent_dates",
-             "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"),))
+             "'ends ' || end_date::VARCHAR || ' before it starts ' || start_date::VARCHAR"),),
+    # Medical secrecy: event extracts and ОМС registers carry no consent, so their diagnoses are kept
+    # nowhere (no model needs them); the row says one was withheld.
+    staged={"icd10": "NULL::VARCHAR", "diagnosis_withheld": "icd10 IS NOT NULL"},
+    secret={"icd10": "diagnosis_withheld"})
 SPECS = {spec.entity: spec for spec in (REFERRAL, EVENT)}
 REQUIRED_COLUMNS = {
     "health_referral": {"mo_code", "referral_id", "referral_date", "surname", "first_name", "birth_date"},

@@ -67,6 +67,9 @@ SUITES = [
     Suite("staging_health_medical_event", "staging", "health_medical_event", "staging", [
         Check("event_ends_after_start", "UnexpectedRowsExpectation", rows(
             "SELECT event_id FROM {batch} WHERE end_date < start_date")),
+        # medical secrecy: the event sources carry no consent, so no diagnosis is kept from them
+        Check("no_event_diagnosis_stored", "UnexpectedRowsExpectation", rows(
+            "SELECT stg_id FROM {batch} WHERE icd10 IS NOT NULL")),
     ]),
     Suite("staging_smev_application", "staging", "smev_application", "staging", [
         Check("application_has_order_id", "ExpectColumnValuesToNotBeNull", {"column": "order_uuid"}),
