@@ -37,6 +37,20 @@ def _land_at_once(pg_url: str, files: list[Path]) -> list[subprocess.CompletedPr
     return out
 
 
+def _landing_under_way(pg_url: str, path: Path) -> subprocess.Popen:
+    """`ltcreg ingest health path` in a process of its own, returned once it holds its source's lock."""
+    import time
+
+    env = {**os.environ, "DATABASE_URL": pg_url}
+    landing = subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(path)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0]:
+        assert landing.poll() is None and time.monotonic() < deadline, "the landing did not start"
+        time.sleep(0.02)
+    return landing
+
+
 def test_overlapping_files_landed_at_once_stage_each_record_once(clean_db, tmp_path):
     """Two files sharing 150 000 records, landed by two processes at the same moment: each record is staged
     once, the other copy is quarantined as duplicate_record (the duplicate look-up saw committed batches
@@ -85,21 +99,13 @@ def test_two_register_builds_at_once_link_each_record_once(clean_db, region):
 def test_a_register_build_during_a_landing_sees_only_committed_batches(clean_db, region, tmp_path):
     """A build while a large file is being landed neither waits for it nor sees any of it: the whole file
     waits for the next build."""
-    import time
-
     from etl import register
     from etl.landing import load
 
     out, _ = region
     load.ingest("optima", [out / "optima"])
     big = _people_csv(tmp_path / "big.csv", 150_000)
-    env = {**os.environ, "DATABASE_URL": clean_db}
-    landing = subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(big)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0]:
-        assert landing.poll() is None and time.monotonic() < deadline, "the landing did not start"
-        time.sleep(0.05)
+    landing = _landing_under_way(clean_db, big)
     first = register.build(run_id="during")
     still_landing = landing.poll() is None
     stdout, stderr = landing.communicate(timeout=600)
@@ -126,8 +132,6 @@ def _marts_fingerprint() -> dict[str, str]:
 def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp_path):
     """A marts build and publish while 150 000 referrals are being landed neither waits for the landing
     nor sees any of it: it publishes exactly what it would without it."""
-    import time
-
     from etl import register
     from etl.landing import load
     from etl.orchestration import pipeline
@@ -143,13 +147,7 @@ def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp
     pipeline.publish_marts("before")
     published = _marts_fingerprint()
     big = _people_csv(tmp_path / "big.csv", 150_000)
-    env = {**os.environ, "DATABASE_URL": clean_db}
-    landing = subprocess.Popen([sys.executable, "-m", "etl.cli", "ingest", "health", str(big)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0]:
-        assert landing.poll() is None and time.monotonic() < deadline, "the landing did not start"
-        time.sleep(0.02)
+    landing = _landing_under_way(clean_db, big)
     pipeline.build_marts("during")
     pipeline.publish_marts("during")
     still_landing = landing.poll() is None

@@ -132,19 +132,13 @@ def test_a_marts_build_and_publish_killed_then_rerun_publish_as_a_clean_run(clea
 
 def _adapter_messages(out: Path) -> list[tuple[str, bytes]]:
     """The generated region's SMEV messages as the adapter serves them (QueryResult with the content)."""
-    from connectors.smev.transport import ADAPTER_NS
+    from tests.test_smev_transport import adapter_envelope
 
     msgs = []
     for path in sorted((out / "smev").glob("*.xml"))[:6]:
         root = etree.parse(str(path))
         mid = root.find(".//{*}MessageID").text
-        content = etree.tostring(root.find(".//{*}MessagePrimaryContent")[0], encoding="unicode")
-        msgs.append((mid, (
-            f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-            f'<soap:Body><QueryResult xmlns="{ADAPTER_NS}"><smevMetadata><MessageId>{mid}</MessageId>'
-            f'<Sender>ZAGS01</Sender></smevMetadata><Message><RequestMessage><RequestContent><content>'
-            f'<MessagePrimaryContent>{content}</MessagePrimaryContent></content></RequestContent></RequestMessage>'
-            f'</Message></QueryResult></soap:Body></soap:Envelope>').encode("utf-8")))
+        msgs.append((mid, adapter_envelope(mid, root)))
     return msgs
 
 
@@ -201,9 +195,9 @@ pipeline.pull_optima(sys.argv[1], "killed", landing=sys.argv[2])
 
 def test_an_optima_pull_killed_after_landing_before_the_watermark_lands_once(clean_db, tmp_path, region):
     from etl.orchestration import pipeline
-    from tests.test_optima_http import ExportServer
+    from tests.test_optima_http import ExportServer, bundle_tables
 
-    tables = _optima_tables(region)
+    tables = bundle_tables(region)
     srv = ExportServer(tables)
     try:
         pipeline.pull_optima(srv.url, "clean", landing=tmp_path / "clean")
@@ -225,24 +219,6 @@ def test_an_optima_pull_killed_after_landing_before_the_watermark_lands_once(cle
     assert after["audit.source_watermark"] == clean["audit.source_watermark"]
     assert dict(query("SELECT stream, watermark FROM audit.source_watermark"))["recipients"] == max(
         r["updated_at"] for r in tables["recipients"])
-
-
-def _optima_tables(region) -> dict[str, list[dict]]:
-    import csv
-    import io
-    import zipfile
-
-    out, _ = region
-    [bundle] = (out / "optima").glob("*[0-9].zip")
-    tables = {}
-    with zipfile.ZipFile(bundle) as z:
-        for name in z.namelist():
-            if name.endswith(".csv"):
-                rows = list(csv.DictReader(io.StringIO(z.read(name).decode("utf-8"))))
-                for i, r in enumerate(rows):
-                    r["updated_at"] = f"2025-12-{1 + i % 28:02d}T10:00:00"
-                tables[name.removesuffix(".csv")] = rows
-    return tables
 
 
 @pytest.fixture(autouse=True)

@@ -54,10 +54,10 @@ class ExportServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
-@pytest.fixture
-def server(region):
+def bundle_tables(region) -> dict[str, list[dict]]:
+    """The tables of the region's first OPTIMA export (not its correction), every row with an `updated_at`."""
     out, _ = region
-    [bundle] = (out / "optima").glob("*[0-9].zip")  # the first export, not its correction
+    [bundle] = (out / "optima").glob("*[0-9].zip")
     tables = {}
     with zipfile.ZipFile(bundle) as z:
         for name in z.namelist():
@@ -66,7 +66,12 @@ def server(region):
                 for i, r in enumerate(rows):
                     r["updated_at"] = f"2025-12-{1 + i % 28:02d}T10:00:00"
                 tables[name.removesuffix(".csv")] = rows
-    srv = ExportServer(tables)
+    return tables
+
+
+@pytest.fixture
+def server(region):
+    srv = ExportServer(bundle_tables(region))
     yield srv
     srv.httpd.shutdown()
 

@@ -14,8 +14,12 @@ ZAGS = REFERENCE / "smev3/samples/zags-fataloiv/GetRequestResponse-zagsFatalOivP
 
 def adapter_message(message_id: str) -> bytes:
     """A QueryResult as the adapter returns it, carrying the reference ЗАГС registry as content."""
-    sample = etree.parse(str(ZAGS))
-    content = sample.find(".//{*}MessagePrimaryContent")
+    return adapter_envelope(message_id, etree.parse(str(ZAGS)))
+
+
+def adapter_envelope(message_id: str, message) -> bytes:
+    """A QueryResult as the adapter returns it, carrying the primary content of an SMEV message (a tree)."""
+    content = message.find(".//{*}MessagePrimaryContent")
     payload = etree.tostring(content[0], encoding="unicode")
     return (f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
             f'<soap:Body><QueryResult xmlns="{ADAPTER_NS}"><smevMetadata><MessageId>{message_id}</MessageId>'
