@@ -12,6 +12,7 @@ from airflow.sdk import Param, dag, task
 import connectors
 from etl.base import settings
 from etl.orchestration.assets import STAGED
+from etl.orchestration import ops
 from etl.orchestration.ops import DB_POOL, on_failure
 
 def make_ingest_dag(source: str):
@@ -25,7 +26,7 @@ def make_ingest_dag(source: str):
         catchup=False,
         max_active_runs=1,
         tags=["ltc", "ingest", source],
-        default_args={"retries": 2, "retry_delay": timedelta(minutes=2),
+        default_args={"retries": 2, "retry_delay": ops.retry_delay(timedelta(minutes=2)),
                   "execution_timeout": timedelta(hours=1), "on_failure_callback": on_failure},
         params={"landing_dir": Param(str(settings.current().landing_dir or ""), type="string",
                                      description="Folder with one subfolder per source; empty = var/landing")},

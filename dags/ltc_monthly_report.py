@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
+from etl.orchestration import ops
 from etl.orchestration.ops import on_failure
 
 
@@ -19,7 +20,7 @@ from etl.orchestration.ops import on_failure
     catchup=False,
     max_active_runs=1,
     tags=["ltc", "report"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=10),
+    default_args={"retries": 2, "retry_delay": ops.retry_delay(timedelta(minutes=10)),
                   "execution_timeout": timedelta(minutes=30), "on_failure_callback": on_failure},
 )
 def ltc_monthly_report():

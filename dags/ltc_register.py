@@ -1,5 +1,6 @@
 """Register, validation gate and mart publication; runs when any source's staging Asset is updated.
 
+retention job (held records past their period) → register build →
 staging/register checkpoints → build marts (into the `build` schema) → marts checkpoint → publish.
 A failed critical expectation fails its task, so nothing downstream is published.
 """
@@ -24,10 +25,16 @@ from etl.orchestration.ops import DB_POOL, on_failure
     catchup=False,
     max_active_runs=1,
     tags=["ltc", "register", "marts"],
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2),
+    default_args={"retries": 1, "retry_delay": ops.retry_delay(timedelta(minutes=2)),
                   "execution_timeout": timedelta(hours=2), "on_failure_callback": on_failure},
 )
 def ltc_register():
+    @task(pool=DB_POOL)
+    def expire_held(**context) -> dict:
+        from etl.orchestration import pipeline
+
+        return pipeline.expire_held(context["run_id"])
+
     @task(outlets=[REGISTER], pool=DB_POOL)
     def build_register(**context) -> dict:
         from etl.orchestration import pipeline
@@ -59,6 +66,7 @@ def ltc_register():
         return pipeline.publish_marts(context["run_id"])
 
     reg = build_register()
+    expire_held() >> reg
     checks = [validate_staging(), validate_register()]
     marts = build_marts()
     reg >> checks >> marts >> validate_marts() >> publish_marts()

@@ -108,6 +108,12 @@ def cmd_register(a) -> int:
         elif action == "show":
             _need(a.ids, 1, "register show RG_ID")
             _show_person(a.ids[0])
+        elif action == "expire":
+            counts = pipeline.expire_held(_run_id("cli"), dry_run=a.dry_run)
+            verb = "would remove" if a.dry_run else "removed"
+            for entity, c in counts.items():
+                print(f"{entity}: {verb} {c['staged']} held and {c['quarantined']} quarantined records older than "
+                      f"{c['retention_days']} days")
         elif action == "train":
             print(register.train_model(_run_id("cli")))
         elif action == "export":
@@ -378,10 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     op.set_defaults(func=cmd_optima_pull)
 
     r = sub.add_parser("register", help="link staged records into the register; merges, unmerges, model")
-    r.add_argument("action", nargs="?", choices=["build", "rebuild", "merge", "unmerge", "show", "train", "export"],
+    r.add_argument("action", nargs="?", choices=["build", "rebuild", "merge", "unmerge", "show", "train", "export",
+                                                 "expire"],
                    help="build (default): link new records; rebuild: from scratch, decisions kept; "
                         "merge RG_A RG_B; unmerge RG_MERGED; show RG_ID; train: retrain the model on the register; "
-                        "export FILE.csv")
+                        "export FILE.csv; expire: remove ОМС/ЗАГС/ФРИ records that matched no person within their "
+                        "retention period (sql/seeds/person_source.csv)")
+    r.add_argument("--dry-run", action="store_true", help="expire: count, remove nothing")
     r.add_argument("ids", nargs="*")
     r.add_argument("--actor", default=os.environ.get("USER", "operator"))
     r.add_argument("--comment")

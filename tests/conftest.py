@@ -5,6 +5,7 @@ it so the code under test uses it exactly as in production.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -101,3 +102,40 @@ def insert_staging(table: str, **values):
     values.setdefault("batch_id", fixture_batch())
     query(f"INSERT INTO staging.{table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
           list(values.values()))
+
+
+# ---- scanning what leaves the process for identities (issue 22, item 4) -------------------------------
+LATE_SNILS = "13456791279"   # 134-567-912 79: a valid checksum
+LATE_NEEDLES = {"Зябликова", LATE_SNILS, "23.11.1941", "1941-11-23", "Ромашка"}
+PEOPLE_SQL = ("SELECT snils, surname, first_name, birth_date FROM register.int_person_record "
+              "WHERE snils IS NOT NULL AND surname IS NOT NULL AND birth_date IS NOT NULL")
+
+
+def late_referral_csv() -> bytes:
+    """One referral whose golden row a test makes the database refuse (the engine's error quotes it)."""
+    s = LATE_SNILS
+    return ("КодМО;НомерНаправления;ДатаНаправления;СНИЛС;Фамилия;Имя;Отчество;Пол;ДатаРождения;Адрес\r\n"
+            f"360001;LATE-1;02.03.2024;{s[:3]}-{s[3:6]}-{s[6:9]} {s[9:]};Зябликова;Серафима;Аркадьевна;Ж;"
+            "23.11.1941;СНТ \"Ромашка\", уч. 7\r\n").encode("cp1251")
+
+
+@contextlib.contextmanager
+def late_record_refused(run_sql):
+    """The register refuses the late referral's golden row for the block (`run_sql` runs a statement on
+    the register's database)."""
+    run_sql("ALTER TABLE register.person ADD CONSTRAINT ltc_test_refuse CHECK (surname IS DISTINCT FROM "
+            "'Зябликова') NOT VALID")
+    try:
+        yield
+    finally:
+        run_sql("ALTER TABLE register.person DROP CONSTRAINT ltc_test_refuse")
+
+
+def identity_leaks(texts: dict[str, str], people: list[tuple]) -> list[tuple[str, str]]:
+    """(where, what) for every SNILS (both spellings), full name or birth date (both spellings) of
+    `people` (rows of PEOPLE_SQL) and of the late referral found in any of `texts`."""
+    needles = set(LATE_NEEDLES)
+    for snils, surname, first, born in people:
+        needles |= {snils, f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}", f"{surname} {first}",
+                    born.isoformat(), born.strftime("%d.%m.%Y")}
+    return sorted({(where, n) for where, t in texts.items() for n in needles if n in t})

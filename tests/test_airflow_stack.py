@@ -2,17 +2,24 @@
 worker (Redis broker, PostgreSQL metadata database) — the services of docker-compose.yml without
 Docker. The pipeline is triggered through the REST API on generated data; the ingest runs update
 the staging Assets, which must schedule the register DAG by themselves; then the register and the
-marts are checked, and the UI is screenshotted in headless Chromium.
+marts are checked, and the UI is screenshotted in headless Chromium. Then a task fails for real (the
+database refuses a late record's golden row, and its error quotes the row): Airflow retries it, fires
+the failure callback (audit row, e-mail to a local SMTP catcher), and no fixture person's name, SNILS
+or birth date is in any task log, service log, e-mail or Data Docs page.
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +28,7 @@ import pytest
 import requests
 
 from etl.base import db
+from tests.conftest import PEOPLE_SQL, identity_leaks, late_record_refused, late_referral_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("LTC_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -76,6 +84,39 @@ class Stack:
             log.close()
 
 
+class MailCatcher(socketserver.ThreadingTCPServer):
+    """Enough of SMTP (RFC 5321) to receive what the failure callback sends: every message kept whole."""
+    daemon_threads = allow_reuse_address = True
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+        class Session(socketserver.StreamRequestHandler):
+            def handle(inner):
+                def say(line):
+                    inner.wfile.write(line.encode() + b"\r\n")
+                say("220 ltc-test ESMTP")
+                while line := inner.rfile.readline():
+                    verb = line.decode(errors="replace").strip().split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        say("250 ltc-test")
+                    elif verb == "DATA":
+                        say("354 end with .")
+                        body = []
+                        while (part := inner.rfile.readline()) not in (b".\r\n", b".\n", b""):
+                            body.append(part)
+                        self.messages.append(b"".join(body).decode(errors="replace"))
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:  # MAIL, RCPT, RSET, NOOP
+                        say("250 ok")
+
+        super().__init__(("127.0.0.1", 0), Session)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
 @pytest.fixture
 def stack(clean_db, tmp_path):
     from etl.devtools.generate import generate
@@ -85,6 +126,9 @@ def stack(clean_db, tmp_path):
     home = tmp_path / "airflow"
     home.mkdir()
     port = _free_port()
+    mail = MailCatcher()
+    smtp = json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": mail.server_address[1],
+                       "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "ltc@example.org"}})
     with db.scratch_database("ltc_airflow_meta") as meta_url:
         meta = _sqlalchemy(meta_url)
         env = {**os.environ,
@@ -103,9 +147,12 @@ def stack(clean_db, tmp_path):
                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                "DATABASE_URL": clean_db, "LTC_LANDING_DIR": str(landing),
                "LTC_REPORTS_DIR": str(tmp_path / "reports"), "LTC_DB_POOL": "ltc_database",
+               # failure e-mails to the catcher; a retry after seconds, not the DAGs' minutes
+               "AIRFLOW_CONN_LTC_ALERTS": smtp, "LTC_ALERT_SMTP_CONN_ID": "ltc_alerts",
+               "LTC_ALERT_TO": "rkc-duty@example.org", "LTC_TASK_RETRY_DELAY": "5",
                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         s = Stack(home, env)
-        s.base, s.register_url = f"http://127.0.0.1:{port}", clean_db
+        s.base, s.register_url, s.mail = f"http://127.0.0.1:{port}", clean_db, mail
         try:
             s.run("db", "migrate")
             s.run("pools", "set", "ltc_database", "2", "database-heavy tasks of the register")
@@ -116,6 +163,8 @@ def stack(clean_db, tmp_path):
             yield s
         finally:
             s.stop()
+            mail.shutdown()
+            mail.server_close()
 
 
 def wait_for(what: str, fn, stack: Stack, timeout: float = 300, every: float = 3):
@@ -138,7 +187,7 @@ def test_pipeline_runs_on_the_celery_stack_through_the_rest_api(stack):
     def query(sql):  # the register database (DATABASE_URL points at the metadata one inside the fixture)
         with db.transaction(stack.register_url) as conn, conn.cursor() as cur:
             cur.execute(sql)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description else None
 
     api = requests.Session()
     base = stack.base + "/api/v2"
@@ -202,4 +251,42 @@ def test_pipeline_runs_on_the_celery_stack_through_the_rest_api(stack):
     assert "ltc_register" in dom.stdout, dom.stdout[-2000:]
     subprocess.run(args + [f"--screenshot={shot}", f"{stack.base}/dags"], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 20_000  # a rendered page, not an empty canvas
-    json.dumps({"ui_screenshot": str(shot)})
+
+    # ---- a task that really fails: Airflow retries it, then fires the failure callback -----------------
+    # a late referral whose golden record the database refuses: the engine's error quotes the whole row
+    (Path(stack.env["LTC_LANDING_DIR"]) / "health" / "late_referral.csv").write_bytes(late_referral_csv())
+    failed_before = states("ltc_register").count("failed")
+    with late_record_refused(query):
+        r = api.post(f"{base}/dags/ltc_ingest_health/dagRuns", json={"logical_date": None, "conf": {}}, timeout=10)
+        assert r.ok, r.text
+        wait_for("the register run to fail", lambda: states("ltc_register").count("failed") > failed_before, stack,
+                 timeout=600)
+    runs = api.get(f"{base}/dags/ltc_register/dagRuns", params={"limit": 20, "order_by": "-start_date"},
+                   timeout=10).json()["dag_runs"]
+    run_id = next(d["dag_run_id"] for d in runs if d["state"] == "failed")
+    ti = api.get(f"{base}/dags/ltc_register/dagRuns/{run_id}/taskInstances/build_register", timeout=10).json()
+    assert ti["state"] == "failed" and ti["try_number"] == 2, ti  # retried once, as the DAG says
+    # the callback, fired by Airflow: its audit row and its e-mail, in a code, a class and masked text
+    [(summary,)] = query(f"SELECT summary FROM audit.pipeline_run WHERE run_id = '{run_id}/ltc_register/"
+                         "build_register:failure' AND status = 'failed'")
+    assert summary["error"] == "CheckViolation" and summary["try_number"] == 2, summary
+    mails = wait_for("the failure e-mail", lambda: list(stack.mail.messages), stack, timeout=60)
+    letters = [email.message_from_string(m, policy=email.policy.default) for m in mails]
+    assert any("ltc_register.build_register" in str(m["subject"]) for m in letters), [m["subject"] for m in letters]
+    texts = {f"mail {i}": "\n".join(str(m["subject"]) + "\n" + part.get_content() for part in m.walk()
+                                    if part.get_content_maintype() == "text") for i, m in enumerate(letters)}
+
+    # nobody's identity in the task logs, the services' logs, the e-mails or Data Docs
+    from etl import quality
+
+    for path in list(stack.home.rglob("*.log")) + list(stack.home.rglob("attempt=*")) + \
+            list(quality.data_docs_index().parent.rglob("*.html")) + list(quality.data_docs_index().parent.rglob(
+                "*.json")):
+        if path.is_file():
+            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    assert any("build_register" in t and "CheckViolation" in t for k, t in texts.items() if "attempt=2" in k), \
+        "the failing task's own log was scanned"
+    people = query(PEOPLE_SQL)
+    assert len(people) > 150
+    leaks = identity_leaks(texts, people)
+    assert not leaks, leaks[:20]

@@ -47,8 +47,8 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     assert set(dags) == {"ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima", "ltc_register",
                          "ltc_monthly_report"}
     assert dags["ltc_monthly_report"]["tasks"] == ["build_report", "send_report"]
-    assert dags["ltc_register"]["tasks"] == ["build_marts", "build_register", "publish_marts", "validate_marts",
-                                             "validate_register", "validate_staging"]
+    assert dags["ltc_register"]["tasks"] == ["build_marts", "build_register", "expire_held", "publish_marts",
+                                             "validate_marts", "validate_register", "validate_staging"]
     # data-aware: the register DAG is triggered by the staging Assets the ingest DAGs update
     assert "Asset" in dags["ltc_register"]["asset_triggered"]
     staged = {u for d in ("ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima") for u in dags[d]["outlets"]}

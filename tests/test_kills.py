@@ -87,9 +87,11 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
         truncate_all(pg_url)
         prepare()
         proc = _start(pg_url, argv)
-        if _kill_while_busy(proc, delay):
-            killed += 1
-            _no_half_state(_state(), before, clean)
+        if not _kill_while_busy(proc, delay):  # it finished first: that was a clean run
+            assert proc.returncode == 0 and _state() == clean, f"finished before the kill at +{delay} s"
+            continue
+        killed += 1
+        _no_half_state(_state(), before, clean)
         _run(pg_url, rerun or argv)
         assert _state() == clean, f"after kill -9 at +{delay} s and a re-run"
     assert killed >= 2, f"only {killed} of {len(DELAYS)} kills landed before the step ended"

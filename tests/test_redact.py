@@ -118,3 +118,41 @@ def test_gate_messages_are_kept_whole_and_others_cut():
     other = RuntimeError(long + " 'Иванов'")
     redact.scrub(other)
     assert len(str(other)) <= 300 and "Иванов" not in str(other)
+
+
+def test_cli_output_and_data_docs_of_a_whole_run_and_a_failing_one_carry_no_identity(clean_db, region, tmp_path):
+    """The terminal of `ltcreg -v run` on a generated region, and of a run that fails in the register build
+    on a record whose row the database refuses (its error quotes the row), and the Data Docs the runs
+    wrote: scanned for every staged person's SNILS, full name and birth date (the Airflow side — task
+    logs, e-mails — is scanned in tests/test_airflow_stack.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from etl import quality
+    from tests.conftest import PEOPLE_SQL, identity_leaks, late_record_refused, late_referral_csv, query
+
+    def ltcreg(*args):
+        return subprocess.run([sys.executable, "-m", "etl.cli", "-v", *args], capture_output=True, text=True,
+                              timeout=900, env=os.environ.copy())
+
+    folder, _ = region
+    first = ltcreg("run", "--landing", str(folder))
+    assert first.returncode == 0, first.stderr[-3000:]
+    (tmp_path / "health").mkdir()
+    (tmp_path / "health" / "late.csv").write_bytes(late_referral_csv())
+    with late_record_refused(query):
+        failing = ltcreg("run", "--landing", str(tmp_path))
+    assert failing.returncode == 3 and "CheckViolation" in failing.stderr, failing.stderr[-3000:]
+    assert "Traceback" in failing.stderr  # -v: the traceback is there, its values masked
+
+    texts = {"run stdout": first.stdout, "run stderr": first.stderr, "failing stdout": failing.stdout,
+             "failing stderr": failing.stderr}
+    docs = quality.data_docs_index().parent
+    texts.update({str(p): p.read_text(encoding="utf-8", errors="replace") for p in docs.rglob("*")
+                  if p.is_file() and p.suffix in (".html", ".json")})
+    assert len(texts) > 10  # Data Docs were written
+    people = query(PEOPLE_SQL)
+    assert len(people) > 300
+    leaks = identity_leaks(texts, people)
+    assert not leaks, leaks[:20]

@@ -53,6 +53,8 @@ SETTINGS = {
     "duckdb_memory_mb": Setting("LTC_DUCKDB_MEMORY", "256MB", "DuckDB memory limit of a landing"),
     "marts_duckdb_memory_mb": Setting("LTC_MARTS_DUCKDB_MEMORY", "2GB", "DuckDB memory limit of a marts build"),
     "parse_workers": Setting("LTC_PARSE_WORKERS", "0", "ОМС register parse workers (0: one per core, at least 2)"),
+    "task_retry_delay_s": Setting("LTC_TASK_RETRY_DELAY", None, "seconds before a failed task is retried "
+                                  "(unset: each DAG's own, 2 to 10 minutes)"),
     "db_pool": Setting("LTC_DB_POOL", "default_pool", "Airflow pool of the tasks that write the database"),
     "alert_smtp_conn_id": Setting("LTC_ALERT_SMTP_CONN_ID", None, "Airflow SMTP connection for failure e-mails"),
     "alert_to": Setting("LTC_ALERT_TO", None, "where failure e-mails go"),
@@ -74,6 +76,7 @@ class Settings:
     duckdb_memory_mb: int
     marts_duckdb_memory_mb: int
     parse_workers: int
+    task_retry_delay_s: int | None
     db_pool: str
     alert_smtp_conn_id: str | None
     alert_to: str | None
@@ -92,7 +95,9 @@ class Settings:
         return cls(database_url=raw["database_url"], **path, marts_engine=engine,
                    duckdb_memory_mb=size_mb("LTC_DUCKDB_MEMORY", raw["duckdb_memory_mb"]),
                    marts_duckdb_memory_mb=size_mb("LTC_MARTS_DUCKDB_MEMORY", raw["marts_duckdb_memory_mb"]),
-                   parse_workers=_int("LTC_PARSE_WORKERS", raw["parse_workers"]), db_pool=raw["db_pool"],
+                   parse_workers=_int("LTC_PARSE_WORKERS", raw["parse_workers"]),
+                   task_retry_delay_s=_int("LTC_TASK_RETRY_DELAY", raw["task_retry_delay_s"])
+                   if raw["task_retry_delay_s"] else None, db_pool=raw["db_pool"],
                    alert_smtp_conn_id=raw["alert_smtp_conn_id"], alert_to=raw["alert_to"],
                    report_smtp_conn_id=raw["report_smtp_conn_id"], report_to=raw["report_to"],
                    optima_api_url=raw["optima_api_url"], optima_token=raw["optima_token"])

@@ -1,7 +1,8 @@
 """Register quality against a ground-truth file (`ltcreg evaluate --truth truth.csv`).
 
-Pairwise precision / recall / F1 over staged person-bearing records, and the share of true persons
-whose records form exactly one register person.
+Pairwise precision / recall / F1 over staged person-bearing records of the true persons on the LTC
+pathway (a held record is a cluster of its own), and the share of true persons whose records form
+exactly one register person; records held for want of a person are counted beside.
 """
 from __future__ import annotations
 
@@ -27,14 +28,24 @@ def evaluate(truth_path: Path) -> dict:
     with open(truth_path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             truth[(row["entity"], row["natural_id"])] = row["person_key"]
-    predicted: dict[tuple[str, str], int] = {}
+    predicted: dict[tuple[str, str], object] = {}
     with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT entity FROM ref.person_source WHERE founds_person")
+        founding = {e for (e,) in cur.fetchall()}
         for entity, col in NATURAL_ID.items():
-            cur.execute(f"SELECT s.{col}, l.person_id FROM staging.{entity} s JOIN register.person_link l "
+            cur.execute(f"SELECT s.{col}, l.person_id FROM staging.{entity} s LEFT JOIN register.person_link l "
                         f"ON l.entity = %s AND l.stg_id = s.stg_id", (entity,))
             for natural_id, person in cur.fetchall():
-                predicted[(entity, natural_id)] = person
-    return {**partition_metrics(truth, predicted), "records_in_truth": len(truth)}
+                # a held record (no person: etl/register/retention.py) is a cluster of its own
+                predicted[(entity, natural_id)] = person if person is not None else ("held", entity, natural_id)
+    # the register is of people on the LTC pathway: a true person none of whose records comes from a
+    # founding source is rightly no one's, and is left out; a held record of anyone else is a missed link
+    pathway = {truth[k] for k in predicted if k in truth and k[0] in founding}
+    held = [k for k, v in predicted.items() if isinstance(v, tuple)]
+    scored = {k: v for k, v in predicted.items() if k in truth and truth[k] in pathway}
+    return {**partition_metrics(truth, scored), "records_in_truth": len(truth), "records_held": len(held),
+            "held_of_pathway_persons": sum(1 for k in held if k in truth and truth[k] in pathway),
+            "persons_outside_pathway": len({truth[k] for k in predicted if k in truth} - pathway)}
 
 
 def partition_metrics(truth: dict, predicted: dict) -> dict:

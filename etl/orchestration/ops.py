@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from etl.base import redact, settings
 
@@ -14,6 +15,12 @@ log = logging.getLogger("ltc.ops")
 # Database-heavy tasks share one pool so that a backlog of runs cannot swamp the register database.
 # The stack names it (LTC_DB_POOL=ltc_database, created by the init service); unset, Airflow's default.
 DB_POOL = settings.current().db_pool
+
+
+def retry_delay(default: timedelta) -> timedelta:
+    """A DAG's delay before a retry, unless LTC_TASK_RETRY_DELAY sets one for all (seconds)."""
+    seconds = settings.current().task_retry_delay_s
+    return default if seconds is None else timedelta(seconds=seconds)
 
 
 def on_failure(context) -> None:

@@ -83,6 +83,17 @@ def build_register(run_id: str, rebuild: bool = False) -> dict:
 
 
 @guarded
+def expire_held(run_id: str, dry_run: bool = False) -> dict:
+    """The retention job: records of sources that found no person, unmatched past their period, go."""
+    from etl.register import retention
+
+    db.upgrade()
+    counts = retention.expire(run_id, dry_run=dry_run)
+    record_step(run_id, "ltc_register", "expire_held", "success", counts)
+    return counts
+
+
+@guarded
 def validate(checkpoint: str, run_id: str) -> dict:
     """Run a checkpoint; raise GateFailed (and record it) when a critical expectation fails."""
     from etl import quality
@@ -132,6 +143,7 @@ def run_all(landing_base: str | None, run_id: str) -> dict:
 
     with db.session_lock("ltc:pipeline_run"):
         out = {s.name: ingest(s.name, landing_dir(s.name, landing_base), run_id) for s in connectors.SOURCES}
+        out["expire_held"] = expire_held(run_id)
         out["register"] = build_register(run_id)
         for cp in ("staging", "register"):
             out[f"validate_{cp}"] = validate(cp, run_id)

@@ -3,7 +3,9 @@
 A build exports every staged record with the person it already belongs to into DuckDB, links the
 new ones with the linkage engine (etl/linkage) against the whole register — existing persons are
 fixed clusters, so nothing already linked moves and no register ID changes — and writes back links
-with their match weight and explanation, new persons, review items and the link history.
+with their match weight and explanation, new persons, review items and the link history. Only a
+record of the LTC pathway founds a person; a cluster of ОМС, ЗАГС or ФРИ records alone is held
+unlinked until it matches one or its retention ends (etl/register/retention.py).
 
 Register IDs are drawn in the order of each new person's first record (source rank, natural id),
 so a rebuild from the same inputs gives the same IDs. Manual decisions (register.review) are
@@ -22,6 +24,7 @@ from etl.base import db, duckpipe
 from etl.models import sqlmodels
 from etl import linkage
 from etl.linkage import MODEL_PATH, RECORDS, Model, load_settings
+from etl.register import retention
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +135,25 @@ def build(run_id: str = "manual", rebuild: bool = False) -> dict:
     """Link every unlinked staged record; refresh golden attributes. Returns counts."""
     with db.transaction() as conn, conn.cursor() as cur:
         sqlmodels.apply_views(cur)
-        cur.execute("LOCK TABLE register.person_link IN SHARE ROW EXCLUSIVE MODE")  # one builder at a time
+        retention.lock(cur)  # one builder at a time
+        sources = retention.load(cur)
         if rebuild:
             _clear(cur, run_id)
+        # records the last build tried: a held one (see retention.py) is tried again only with new ones
+        cur.execute("SELECT coalesce(max(max_batch_id), 0) FROM register.build_run")
+        tried = 0 if rebuild else cur.fetchone()[0]
         # what this build can see: batches committed before its snapshot (later ones: the next build)
         cur.execute("INSERT INTO register.build_run (run_id, max_batch_id) SELECT %s, coalesce(max(batch_id), 0)"
                     " FROM audit.load_batch WHERE status = 'loaded' RETURNING build_id", (run_id,))
         build_id = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM register.int_person_record r LEFT JOIN register.person_link l"
-                    " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL")
-        pending = cur.fetchone()[0]
-        counts = {"records": pending, "linked": 0, "new_persons": 0, "review": 0}
+        cur.execute("SELECT count(*) FILTER (WHERE r.entity = ANY(%s) OR r.batch_id > %s), count(*)"
+                    " FROM register.int_person_record r LEFT JOIN register.person_link l"
+                    " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL",
+                    (sorted(retention.founding(sources)), tried))
+        pending, unlinked = cur.fetchone()
+        counts = {"records": pending, "linked": 0, "new_persons": 0, "review": 0, "held": unlinked}
         if pending:
-            counts.update(_link_pending(cur, run_id))
+            counts.update(_link_pending(cur, run_id, retention.founding(sources)))
         refresh_golden(cur)
         cur.execute("SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'merged')"
                     " FROM register.person")
@@ -167,7 +176,9 @@ def _clear(cur, run_id: str) -> None:
     cur.execute("SELECT setval(pg_get_serial_sequence('register.person', 'person_id'), 1, false)")
 
 
-def _link_pending(cur, run_id: str) -> dict:
+def _link_pending(cur, run_id: str, founds: set[str]) -> dict:
+    """Link every unlinked record (held ones too); a cluster with no fixed person and no record of a
+    founding source stays unlinked: held (etl/register/retention.py)."""
     settings = load_settings()
     model_id, model = active_model(cur)
     con = _export(cur)
@@ -186,9 +197,9 @@ def _link_pending(cur, run_id: str) -> dict:
         if fixed is not None:
             person_of_root.setdefault(result.labels[rid], fixed)
     new_roots = []
-    for rid, _, fixed in rows:  # rid order is the founding order
+    for rid, record_id, fixed in rows:  # rid order is the founding order
         root = result.labels[rid]
-        if root not in person_of_root:
+        if root not in person_of_root and record_id.split(":", 1)[0] in founds:
             person_of_root[root] = -1
             new_roots.append(root)
     ids = _draw_ids(cur, len(new_roots))
@@ -202,7 +213,8 @@ def _link_pending(cur, run_id: str) -> dict:
             for x in (l, r):
                 if x not in best or w > best[x][0]:
                     best[x] = (w, contrib)
-        else:
+        elif result.labels[l] in person_of_root or result.labels[r] in person_of_root:
+            # (a pair of two held records is no question for the register: neither side is in it)
             reviews.append((*rows[l][1].split(":"), *rows[r][1].split(":"), outcome.split(":", 1)[1], w,
                             json.dumps(contrib, ensure_ascii=False)))
     manual_rids = {x for pair in manual[0] for x in pair}
@@ -210,11 +222,11 @@ def _link_pending(cur, run_id: str) -> dict:
     unfounded = set(ids)  # new persons whose first record has not been met yet (rid order)
     links, history = [], []
     for rid, record_id, fixed in rows:
-        if fixed is not None:
-            continue
+        if fixed is not None or result.labels[rid] not in person_of_root:
+            continue  # linked already, or held
         entity, stg_id = record_id.split(":")
         person = person_of_root[result.labels[rid]]
-        if person in unfounded:
+        if person in unfounded and entity in founds:
             unfounded.discard(person)
             rule, w, expl = "new", None, None
         elif rid in manual_rids:
@@ -237,6 +249,7 @@ def _link_pending(cur, run_id: str) -> dict:
     # query joins them with every person record, and on an estimate of none it loops over them (minutes)
     cur.execute("ANALYZE register.person, register.person_link")
     return {"linked": sum(1 for x in links if x[3] != "new"), "new_persons": len(ids), "review": review,
+            "held": sum(1 for rid, _, fixed in rows if fixed is None and result.labels[rid] not in person_of_root),
             "model_id": model_id, "incremental": incremental, **{f"t_{k}": v for k, v in result.timings.items()}}
 
 

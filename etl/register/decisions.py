@@ -59,7 +59,8 @@ def decide_pair(left: tuple[str, int], right: tuple[str, int], decision: str, ac
     if decision not in ("match", "no_match"):
         raise ValueError("decision is match or no_match")
     with db.transaction() as conn, conn.cursor() as cur:
-        _person_of(cur, *left), _person_of(cur, *right)  # both must exist
+        if _linked(cur, *left) is None and _linked(cur, *right) is None:  # one side must be in the register
+            _person_of(cur, *left), _person_of(cur, *right)
         # a pair is stored one way round: the more trusted source first (int_person_record's rank)
         (el, sl), (er, sr) = sorted([left, right], key=lambda x: (_source_rank(cur, x[0], x[1]), x[1]))
         cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, status, decision,
@@ -71,10 +72,28 @@ def decide_pair(left: tuple[str, int], right: tuple[str, int], decision: str, ac
         return _carry_out(cur, cur.fetchone()[0], el, sl, er, sr, decision, actor, comment)
 
 
+def _linked(cur, entity: str, stg_id: int) -> int | None:
+    cur.execute("SELECT person_id FROM register.person_link WHERE entity = %s AND stg_id = %s", (entity, stg_id))
+    row = cur.fetchone()
+    if row is None:
+        _source_rank(cur, entity, stg_id)  # staged at least (a held record: etl/register/retention.py)
+    return row[0] if row else None
+
+
 def _carry_out(cur, review_id, el, sl, er, sr, decision, actor, comment) -> dict:
-    a, b = _person_of(cur, el, sl), _person_of(cur, er, sr)
+    a, b = _linked(cur, el, sl), _linked(cur, er, sr)
     out = {"review_id": review_id, "decision": decision}
-    if decision == "match" and a != b:
+    if a is None and b is None:
+        raise LookupError(f"neither {el}:{sl} nor {er}:{sr} is linked to a register person")
+    if a is None or b is None:  # a held record: a match links it, a no-match leaves it held
+        if decision == "match":
+            (entity, stg_id), person = ((el, sl), b) if a is None else ((er, sr), a)
+            cur.execute("INSERT INTO register.person_link (entity, stg_id, person_id, rule, linked_by)"
+                        " VALUES (%s, %s, %s, 'manual', %s)", (entity, stg_id, person, actor))
+            cur.execute("INSERT INTO register.link_history (action, entity, stg_id, person_id, actor, reason)"
+                        " VALUES ('link', %s, %s, %s, %s, %s)", (entity, stg_id, person, actor, comment))
+            out["linked"] = register_id(person)
+    elif decision == "match" and a != b:
         out["merged"] = _merge(cur, min(a, b), max(a, b), actor, comment, review_id)
     elif decision == "no_match" and a == b:
         out["detached"] = _detach(cur, er, sr, actor, comment)
