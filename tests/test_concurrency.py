@@ -86,8 +86,14 @@ def test_two_register_builds_at_once_link_each_record_once(clean_db, region):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
     assert [r[2] for r in results] == [0, 0], [r[1][-500:] for r in results]
-    records = query("SELECT count(*) FROM register.int_person_record")[0][0]
-    assert query("SELECT count(*), count(DISTINCT (entity, stg_id)) FROM register.person_link") == [(records, records)]
+    # every record linked once, but the held ones: tracing sources' records that match no person
+    [(records, held)] = query("SELECT count(*), count(*) FILTER (WHERE l.stg_id IS NULL) FROM "
+                              "register.int_person_record r LEFT JOIN register.person_link l USING (entity, stg_id)")
+    assert query("SELECT count(*), count(DISTINCT (entity, stg_id)) FROM register.person_link") == [
+        (records - held, records - held)]
+    assert query("SELECT count(*) FROM register.int_person_record r JOIN ref.person_source s USING (entity) "
+                 "LEFT JOIN register.person_link l USING (entity, stg_id) WHERE s.founds_person AND l.stg_id IS NULL"
+                 ) == [(0,)]
     persons = query("SELECT count(*) FROM register.person WHERE status = 'active'")[0][0]
     # the same inputs built once, from scratch, give the same persons
     from etl import register
@@ -123,8 +129,10 @@ def test_a_register_build_during_a_landing_sees_only_committed_batches(clean_db,
 
 
 def _marts_fingerprint() -> dict[str, str]:
+    """A digest per published mart; not the data-quality mart, which reports the checkpoints' own results
+    (each validation adds its own)."""
     tables = [t for (t,) in query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
-                                  " AND table_type = 'BASE TABLE' ORDER BY 1")]
+                                  " AND table_type = 'BASE TABLE' AND table_name <> 'mart_data_quality' ORDER BY 1")]
     return {t: query(f"SELECT count(*) || ':' || coalesce(md5(string_agg((to_jsonb(x) - 'published_at')::text, '|' ORDER BY (to_jsonb(x) - 'published_at')::text)), '')"
                      f" FROM marts.{t} x")[0][0] for t in tables}
 
@@ -143,12 +151,16 @@ def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp
     load.ingest("smev", [out / "smev"])
     load.ingest_file("optima", first)
     register.build("t")
+    pipeline.validate("staging", "before")
+    pipeline.validate("register", "before")
     pipeline.build_marts("before")
+    pipeline.validate("marts", "before")
     pipeline.publish_marts("before")
     published = _marts_fingerprint()
     big = _people_csv(tmp_path / "big.csv", 150_000)
     landing = _landing_under_way(clean_db, big)
     pipeline.build_marts("during")
+    pipeline.validate("marts", "during")
     pipeline.publish_marts("during")
     still_landing = landing.poll() is None
     _, stderr = landing.communicate(timeout=600)
@@ -158,6 +170,7 @@ def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp
     # the fingerprint can tell: with OPTIMA's correcting export landed, the same build publishes other figures
     load.ingest_file("optima", correction)
     pipeline.build_marts("after")
+    pipeline.validate("marts", "after")
     pipeline.publish_marts("after")
     assert _marts_fingerprint() != published
 
@@ -179,3 +192,61 @@ def test_two_pipeline_runs_at_once_from_one_installation(clean_db, region):
 
     persons = query("SELECT count(*) FROM register.person WHERE status = 'active'")[0][0]
     assert register.build(run_id="check", rebuild=True)["persons"] == persons
+
+
+def test_only_a_build_that_passed_its_own_checkpoint_is_published(clean_db, region, monkeypatch):
+    """Airflow's register DAG builds, validates and publishes the marts in three tasks; a `ltcreg run` (or
+    a run killed or failed after its build) may build into the same schema between them. Publication
+    takes the latest build only if that build passed the marts checkpoint, and a validation during which
+    another build landed marks nothing."""
+    import pytest
+
+    from etl import quality, register
+    from etl.landing import load
+    from etl.models import sqlmodels
+    from etl.orchestration import pipeline
+
+    out, _ = region
+    for source in ("health", "smev", "optima"):
+        load.ingest(source, [out / source])
+    register.build("t")
+    pipeline.validate("staging", "first")
+    pipeline.validate("register", "first")
+    pipeline.build_marts("first")
+    pipeline.validate("marts", "first")
+    pipeline.publish_marts("first")
+    published = _marts_fingerprint()
+
+    def other_build(run_id):  # another process, as the CLI beside Airflow is
+        proc = subprocess.run([sys.executable, "-c", f"from etl.orchestration import pipeline; "
+                               f"pipeline.build_marts('{run_id}')"], env={**os.environ, "DATABASE_URL": clean_db},
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+    pipeline.build_marts("airflow")
+    pipeline.validate("marts", "airflow")
+    query("UPDATE staging.optima_care_report SET minutes_delivered = minutes_delivered + 60")  # it differs
+    other_build("cli")                                                      # ... and is not validated
+    with pytest.raises(sqlmodels.NotValidated, match="has not passed the marts checkpoint"):
+        pipeline.publish_marts("airflow")
+    assert _marts_fingerprint() == published  # nothing of the unvalidated build got out
+
+    real = quality.run_checkpoint
+
+    def build_meanwhile(checkpoint, run_id):
+        outcomes = real(checkpoint, run_id)
+        other_build("meanwhile")
+        return outcomes
+    monkeypatch.setattr(quality, "run_checkpoint", build_meanwhile)
+    with pytest.raises(sqlmodels.NotValidated, match="changed while run again validated it"):
+        pipeline.validate("marts", "again")
+    monkeypatch.undo()
+    with pytest.raises(sqlmodels.NotValidated):
+        pipeline.publish_marts("again")
+
+    pipeline.validate("marts", "third")  # the latest build, validated, goes out
+    pipeline.publish_marts("third")
+    assert _marts_fingerprint() != published
+    assert query("SELECT run_id, validated_by, published_by FROM audit.marts_build ORDER BY build_id") == [
+        ("first", "first", "first"), ("airflow", "airflow", None), ("cli", None, None),
+        ("meanwhile", "third", "third")]

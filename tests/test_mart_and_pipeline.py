@@ -42,7 +42,10 @@ def test_mart_recipients_by_level_on_hand_built_fixture(clean_db, tmp_path):
     [res] = load.ingest("optima", [p])
     assert (res.status, res.quarantined) == ("loaded", 0)
     register.build()
+    for checkpoint in ("staging", "register"):
+        pipeline.validate(checkpoint, "hand")
     pipeline.build_marts("hand")
+    pipeline.validate("marts", "hand")
     pipeline.publish_marts("hand")
     rows = query("SELECT month, oktmo, care_level, recipients, entered, exited FROM marts.mart_recipients_by_level "
                  "ORDER BY month, oktmo, care_level")

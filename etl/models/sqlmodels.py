@@ -140,6 +140,47 @@ def build_all(cur, schema: str = "build", engine_name: str | None = None) -> dic
     return {name: counts[name] for name in MARTS}
 
 
+class NotValidated(RuntimeError):
+    """The marts build in schema build has not passed its own marts checkpoint: it is not published."""
+    carries_no_values = True
+
+
+def stamp_build(cur, run_id: str) -> int:
+    """Record the build just made into schema build (in its transaction): the one to validate next."""
+    cur.execute("INSERT INTO audit.marts_build (run_id) VALUES (%s) RETURNING build_id", (run_id,))
+    return cur.fetchone()[0]
+
+
+def latest_build(cur) -> int | None:
+    cur.execute("SELECT max(build_id) FROM audit.marts_build")
+    return cur.fetchone()[0]
+
+
+def mark_validated(cur, build_id: int | None, run_id: str) -> None:
+    """The marts checkpoint passed on `build_id`, the latest build when it began; if another build has
+    replaced it meanwhile, what was checked was partly the other one: nothing is marked."""
+    cur.execute("UPDATE audit.marts_build SET validated_by = %s, validated_at = now() WHERE build_id = %s"
+                " AND build_id = (SELECT max(build_id) FROM audit.marts_build)", (run_id, build_id))
+    if cur.rowcount != 1:
+        raise NotValidated(f"the marts build changed while run {run_id} validated it (build {build_id} is no "
+                           "longer the latest): validate again")
+
+
+def check_validated(cur, run_id: str) -> None:
+    """Before a publication: the latest build (locked for the transaction) passed its marts checkpoint."""
+    cur.execute("SELECT build_id, run_id, validated_by, published_at FROM audit.marts_build"
+                " ORDER BY build_id DESC LIMIT 1 FOR UPDATE")
+    row = cur.fetchone()
+    if row is None or row[3] is not None:
+        return  # nothing built, or published already (a re-run of the publication publishes nothing)
+    build_id, built_by, validated_by, _ = row
+    if validated_by is None:
+        raise NotValidated(f"marts build {build_id} (run {built_by}) has not passed the marts checkpoint: "
+                           "not published — validate it, or build again")
+    cur.execute("UPDATE audit.marts_build SET published_by = %s, published_at = now() WHERE build_id = %s",
+                (run_id, build_id))
+
+
 def publish_mart(cur, name: str, schema: str) -> int:
     """Replace the published table by the validated build in one transaction (readers see old or new),
     with its grants and row-level security. The build table is consumed."""

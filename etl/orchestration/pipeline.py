@@ -97,7 +97,11 @@ def expire_held(run_id: str, dry_run: bool = False) -> dict:
 def validate(checkpoint: str, run_id: str) -> dict:
     """Run a checkpoint; raise GateFailed (and record it) when a critical expectation fails."""
     from etl import quality
+    from etl.models import sqlmodels
 
+    if checkpoint == "marts":  # the build this validation is of (another may replace it meanwhile)
+        with db.transaction() as conn, conn.cursor() as cur:
+            build = sqlmodels.latest_build(cur)
     outcomes = quality.run_checkpoint(checkpoint, run_id)
     for o in outcomes:
         (log.info if o.success else log.warning)(o.line())
@@ -109,6 +113,9 @@ def validate(checkpoint: str, run_id: str) -> dict:
     except quality.GateFailed as e:
         record_step(run_id, "ltc_register", f"validate_{checkpoint}", "failed", {**summary, "error": str(e)})
         raise
+    if checkpoint == "marts":
+        with db.transaction() as conn, conn.cursor() as cur:
+            sqlmodels.mark_validated(cur, build, run_id)
     record_step(run_id, "ltc_register", f"validate_{checkpoint}", "success", summary)
     return summary
 
@@ -119,6 +126,7 @@ def build_marts(run_id: str) -> dict:
 
     with db.transaction() as conn, conn.cursor() as cur:
         counts = sqlmodels.build_all(cur)
+        sqlmodels.stamp_build(cur, run_id)
     record_step(run_id, "ltc_register", "build_marts", "success", counts)
     return counts
 
@@ -128,6 +136,7 @@ def publish_marts(run_id: str) -> dict:
     from etl.models import sqlmodels
 
     with db.transaction() as conn, conn.cursor() as cur:
+        sqlmodels.check_validated(cur, run_id)
         counts = {name: sqlmodels.publish_mart(cur, name, "build") for name in sqlmodels.MARTS}
     record_step(run_id, "ltc_register", "publish_marts", "success", counts)
     return counts
