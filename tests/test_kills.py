@@ -21,7 +21,8 @@ from tests.test_concurrency import _csv
 
 APP = "ltc-kill-test"
 # logs of runs and attempts: a killed attempt may be remembered there
-LOGS = {"audit.pipeline_run", "audit.expectation_result", "audit.marts_build"}  # one row per attempt
+LOGS = {"audit.pipeline_run", "audit.expectation_result", "audit.marts_build",  # one row per attempt
+        "register.build_run"}  # (a build killed after its commit, before exiting, and run again: two)
 DELAYS = (0.0, 0.4, 1.2)
 
 

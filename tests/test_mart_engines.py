@@ -104,13 +104,15 @@ def _ship_in_time(query, column_type, tmp_path):
     from etl.models import martengine
 
     with db.transaction() as conn, conn.cursor() as cur, duckdb.connect() as con:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # no `with` around the pool: on a timeout its exit would wait for the stuck thread, a hang
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        try:
             done = pool.submit(martengine._ship, con, cur, query, "pg_temp.shipped",
                                f"CREATE TEMP TABLE shipped (x {column_type})", tmp_path / "p.pipe")
-            try:
-                return done.result(timeout=60)
-            finally:
-                assert not (tmp_path / "p.pipe").exists()
+            return done.result(timeout=60)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            assert not (tmp_path / "p.pipe").exists()
 
 
 def test_shipping_fills_the_table(clean_db, tmp_path):
@@ -161,12 +163,17 @@ def test_a_connection_lost_mid_copy_stops_duckdb_too(clean_db, tmp_path):
 
         killer = threading.Thread(target=kill_when_copying)
         killer.start()
-        with duckdb.connect() as con, concurrent.futures.ThreadPoolExecutor(1) as pool:
-            done = pool.submit(martengine._ship, con, cur, "SELECT repeat('x', 200) || i AS x FROM range(50000000) t(i)",
-                               "pg_temp.shipped", "CREATE TEMP TABLE shipped (x text)", tmp_path / "p.pipe")
-            with pytest.raises(psycopg2.OperationalError):
-                done.result(timeout=120)
-        killer.join()
+        pool = concurrent.futures.ThreadPoolExecutor(1)  # (no `with`: see _ship_in_time)
+        with duckdb.connect() as con:
+            try:
+                done = pool.submit(martengine._ship, con, cur,
+                                   "SELECT repeat('x', 200) || i AS x FROM range(50000000) t(i)",
+                                   "pg_temp.shipped", "CREATE TEMP TABLE shipped (x text)", tmp_path / "p.pipe")
+                with pytest.raises(psycopg2.OperationalError):
+                    done.result(timeout=120)
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        killer.join(timeout=120)
         assert not (tmp_path / "p.pipe").exists()
     finally:
         conn.close()
