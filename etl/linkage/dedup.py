@@ -56,12 +56,13 @@ def link(con, settings: dict | None = None, model: Model | None = None, incremen
 
     n = con.execute("SELECT count(*) FROM rec").fetchone()[0] if features_built else features.build(con)
     lap("features")
-    if model is None:
+    trained_here = model is None
+    if trained_here:
         model = train.train(con, settings, seed=train_seed)
         lap("train")
     else:
         model = model.for_records(n)
-    n_pairs = pairs.score(con, settings, model, incremental=incremental)
+    n_pairs = pairs.score(con, settings, model, incremental=incremental, reuse=trained_here)
     lap("score")
     th = settings["thresholds"]
     link_w, review_w = weight_of(th["link_probability"]), weight_of(th["review_probability"])

@@ -150,7 +150,7 @@ def _maximise_expectation(con, settings: dict, levels: dict, n: int, seed: int) 
     con.execute(f"CREATE OR REPLACE TEMP TABLE em_pairs AS SELECT l, r FROM cand WHERE hash(l, r, {seed}) % {slices} = 0")
     compare(con, settings, "em_pairs", "em_scored")
     rows = con.execute(f"SELECT {g}, count(*) FROM em_scored GROUP BY ALL").fetchall()
-    for t in ("em_pairs", "em_scored", "cand"):
+    for t in ("em_pairs", "em_scored"):  # (cand stays: the scoring of the same records reuses it)
         con.execute(f"DROP TABLE IF EXISTS {t}")
     m_now = [np.array([levels[c["name"]][lvl["label"]]["m"] for lvl in c["levels"]]) for c in comps]
     share = em.match_share(np.array([r[:-1] for r in rows]), np.array([r[-1] for r in rows]), m_now, u) if rows else 0.0
