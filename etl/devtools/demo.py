@@ -129,6 +129,12 @@ def print_summary(out: Path, run_seconds: float) -> None:
         cur.execute("SELECT rule, count(*) FROM register.person_link GROUP BY 1 ORDER BY 1")
         links = ", ".join(f"{r} {n}" for r, n in cur.fetchall())
         print(f"register: {persons} persons ({with_snils} with a valid SNILS, {dead} deceased); links by rule: {links}")
+        cur.execute("""SELECT r.entity, count(*) FROM register.int_person_record r
+            LEFT JOIN register.person_link l USING (entity, stg_id) WHERE l.stg_id IS NULL GROUP BY 1 ORDER BY 1""")
+        held = cur.fetchall()
+        if held:  # tracing sources' records of people not on the pathway (etl/register/retention.py)
+            print("held, matching no person (kept for their retention period): "
+                  + ", ".join(f"{e} {n}" for e, n in held))
         cur.execute("""SELECT DISTINCT ON (suite, expectation) suite, expectation, severity, success, unexpected_count
                        FROM audit.expectation_result ORDER BY suite, expectation, result_id DESC""")
         results = cur.fetchall()
