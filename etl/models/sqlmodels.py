@@ -4,8 +4,9 @@ schema `build`, published atomically after the marts checkpoint, with their acce
 The SQL means the same on PostgreSQL and DuckDB; a build computes the marts in DuckDB
 (etl/models/martengine.py) unless LTC_MARTS_ENGINE=postgres, and PostgreSQL keeps every model as a view.
 
-Configuration tables (KPI formulas and parameters, coverage base and targets) are loaded from their
-CSV files under sql/seeds/ (or LTC_CONFIG_DIR) at every build: the files are the configuration.
+Configuration tables (KPI formulas and parameters, coverage base and targets, package caps by level
+with their validity, typing groups → levels) are loaded from their CSV files under sql/seeds/ (or
+LTC_CONFIG_DIR) at every build and before every checkpoint: the files are the configuration.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ MATERIALIZED = {n for n in INTERMEDIATE if catalog.models()[n].materialized == "
 # comes from DuckDB as a temporary table.
 IN_POSTGRES = [n for n in MARTS if catalog.models()[n].engine == "postgres"]
 CONFIG_TABLES = {"ref.kpi_definition": "kpi_definition.csv", "ref.kpi_parameter": "kpi_parameter.csv",
-                 "ref.coverage_target": "coverage_target.csv", "ref.coverage_base": "coverage_base.csv"}
+                 "ref.coverage_target": "coverage_target.csv", "ref.coverage_base": "coverage_base.csv",
+                 "ref.care_package_rule": "care_package_rule.csv", "ref.typing_group_level": "typing_group_level.csv"}
 
 
 def model_sql(name: str) -> str:
@@ -77,19 +79,52 @@ def config_dir() -> Path:
     return settings.current().config_dir or SQL_DIR / "seeds"
 
 
+def config_path(filename: str) -> Path:
+    """A configuration file in LTC_CONFIG_DIR; one a folder made before that file existed lacks is the
+    packaged one (and the log says so)."""
+    path = config_dir() / filename
+    if not path.exists():
+        import logging
+
+        logging.getLogger(__name__).warning("%s not in %s: the packaged one applies", filename, config_dir())
+        path = SQL_DIR / "seeds" / filename
+    return path
+
+
+def _config_file(filename: str) -> tuple[list[str], list[list[str | None]]]:
+    with open(config_path(filename), encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), [[v if v != "" else None for v in row.values()] for row in reader]
+
+
 def load_configuration(cur) -> dict:
-    """Replace the configuration tables by their CSV files; returns rows loaded per table."""
+    """Make the configuration tables what their CSV files say; returns the rows per table. A table
+    already equal to its file is not written, so a build inside a snapshot that another process has
+    just configured (refresh_configuration) writes nothing and cannot collide with it."""
     from etl.base import db
 
-    counts = {}
-    for table in reversed(list(CONFIG_TABLES)):
+    files = {table: _config_file(filename) for table, filename in CONFIG_TABLES.items()}
+    changed = []
+    for table, (columns, rows) in files.items():
+        cast = ", ".join(f"{c}::text" for c in columns)
+        cur.execute(f"SELECT {cast} FROM {table}")
+        if sorted(map(tuple, cur.fetchall()), key=repr) != sorted(map(tuple, rows), key=repr):
+            changed.append(table)
+    for table in reversed([t for t in CONFIG_TABLES if t in changed]):
         cur.execute(f"DELETE FROM {table}")
-    for table, filename in CONFIG_TABLES.items():
-        with open(config_dir() / filename, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            rows = [[v if v != "" else None for v in row.values()] for row in reader]
-            counts[table] = db.copy_rows(cur, table, reader.fieldnames, rows)
-    return counts
+    for table in changed:
+        db.copy_rows(cur, table, *files[table])
+    return {table: len(rows) for table, (_, rows) in files.items()}
+
+
+def refresh_configuration() -> dict:
+    """load_configuration in a transaction of its own, one process at a time: what each step calls
+    before it reads the rules (the register build, every checkpoint, the marts build)."""
+    from etl.base import db
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_configuration'))")
+        return load_configuration(cur)
 
 
 def build_mart(cur, name: str, schema: str, read_as: dict[str, str] | None = None) -> int:

@@ -76,7 +76,10 @@ def pull_optima(url: str, run_id: str, token: str | None = None, landing: Path |
 def build_register(run_id: str, rebuild: bool = False) -> dict:
     from etl import register
 
+    from etl.models import sqlmodels
+
     db.upgrade()
+    sqlmodels.refresh_configuration()
     counts = register.build(run_id, rebuild=rebuild)
     record_step(run_id, "ltc_register", "build_register", "success", counts)
     return counts
@@ -124,6 +127,7 @@ def validate(checkpoint: str, run_id: str) -> dict:
 def build_marts(run_id: str) -> dict:
     from etl.models import sqlmodels
 
+    sqlmodels.refresh_configuration()  # first, on its own: the build's snapshot then finds it current
     with db.transaction() as conn, conn.cursor() as cur:
         counts = sqlmodels.build_all(cur)
         sqlmodels.stamp_build(cur, run_id)

@@ -181,6 +181,7 @@ def run_checkpoint(name: str, run_id: str, ctx=None) -> list[Outcome]:
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = ctx or _context()
+    sqlmodels.refresh_configuration()  # the checks read the rules as the files say them now
     result = ctx.checkpoints.get(name).run(run_id=RunIdentifier(run_name=f"{run_id}:{name}"))
     outcomes: list[Outcome] = []
     for vr in result.run_results.values():

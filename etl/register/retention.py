@@ -38,11 +38,7 @@ class PersonSource:
 
 def load(cur) -> dict[str, PersonSource]:
     """Read the seed into ref.person_source (the caller holds the register lock) and return it."""
-    path = sqlmodels.config_dir() / SEED
-    if not path.exists():  # a configuration folder made before this rule: the packaged one
-        log.warning("%s not in %s: the packaged rule applies", SEED, sqlmodels.config_dir())
-        path = sqlmodels.SQL_DIR / "seeds" / SEED
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(sqlmodels.config_path(SEED), encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     sources = {}
     for n, row in enumerate(rows, start=2):

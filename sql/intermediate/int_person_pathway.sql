@@ -9,7 +9,7 @@ WITH first_id AS (  -- (row_number: see int_recipient_person)
            min(a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL) AS first_recognition,
            (array_agg(a.care_level ORDER BY a.assessment_date) FILTER (WHERE a.care_level IS NOT NULL))[1]
                AS first_level
-    FROM register.cur_optima_assessment a
+    FROM register.int_assessment a
     JOIN register.int_recipient_person rp USING (recipient_id)
     GROUP BY rp.person_id
 ), contracted AS (

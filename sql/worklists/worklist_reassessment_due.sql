@@ -4,7 +4,7 @@ WITH as_of AS (
     SELECT DISTINCT sm.person_id FROM register.int_supplement_month sm, as_of WHERE sm.month = date_trunc('month', as_of.d)
 ), last_assessment AS (
     SELECT rp.person_id, max(a.assessment_date) AS d
-    FROM register.cur_optima_assessment a JOIN register.int_recipient_person rp USING (recipient_id)
+    FROM register.int_assessment a JOIN register.int_recipient_person rp USING (recipient_id)
     GROUP BY rp.person_id
 ), last_hospitalisation AS (
     SELECT l.person_id, max(e.start_date) AS d
