@@ -1,8 +1,10 @@
 """`ltcreg demo`: generate a region, run the real DAGs through Airflow (`dag.test()`), print a summary.
 
 Airflow runs with a throwaway AIRFLOW_HOME and its own metadata database; the register lives in
-PostgreSQL (DATABASE_URL or the embedded server). Re-running the demo is idempotent: the same
-seed gives the same files, which are skipped as already loaded.
+PostgreSQL: DATABASE_URL's database, or on the embedded server a database of the demo's own per size
+and seed (`ltc_demo_<persons>_<seed>`), so that a demo of another size is not landed on top of an
+earlier one (two synthetic regions of one seed share people and contradict each other). Re-running
+the demo is idempotent: the same seed gives the same files, which are skipped as already loaded.
 """
 from __future__ import annotations
 
@@ -58,6 +60,27 @@ def load_dag(module_file: Path, dag_id: str):
     raise LookupError(f"{dag_id} not in {module_file}")
 
 
+def _demo_database(persons: int, seed: int) -> str:
+    """Create (once) the embedded server's database of this demo and point DATABASE_URL at it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    admin = db.embedded_server_url()
+    name = f"ltc_demo_{int(persons)}_{int(seed)}"
+    conn = psycopg2.connect(admin)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(admin)._replace(path="/" + name))
+    return name
+
+
 def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airflow: bool = False) -> int:
     from etl.devtools.generate import generate
 
@@ -66,11 +89,14 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
     progress = Progress(7)
 
     progress.step(f"generating a region of {persons} persons (seed {seed}) into {landing}")
+    shutil.rmtree(landing, ignore_errors=True)  # another size's files must not land with this one's
     counts = generate(landing, persons=persons, seed=seed)
     progress.done(", ".join(f"{k} {v}" for k, v in counts.items()))
 
-    progress.step("preparing PostgreSQL (" + ("DATABASE_URL" if settings.current().database_url else
-                                            f"embedded server under {db.var_dir() / 'pgdata'}") + ") and Alembic migrations")
+    where = "DATABASE_URL"
+    if not settings.current().database_url:
+        where = f"database {_demo_database(persons, seed)} of the embedded server under {db.var_dir() / 'pgdata'}"
+    progress.step(f"preparing PostgreSQL ({where}) and Alembic migrations")
     db.upgrade()
     progress.done()
 
