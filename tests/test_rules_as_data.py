@@ -9,7 +9,7 @@ import datetime as dt
 from etl import quality, register
 from etl.base import db
 from etl.models import sqlmodels
-from tests.conftest import insert_staging, query
+from tests.conftest import fixture_batch, insert_staging, query
 
 d = dt.date
 RULES = "care_level,max_minutes_per_week,valid_from,valid_to,basis\n"
@@ -45,6 +45,10 @@ def test_a_cap_changing_mid_month_applies_from_its_date_and_a_changed_file_needs
     assert out["level_cap_rule_in_force"].success
     assert query("SELECT max_minutes_per_week FROM ref.care_package_rule WHERE care_level = 1 ORDER BY valid_from") \
         == [(840,), (600,)]
+    # OPTIMA re-sends S2 corrected to 600 minutes: its current version is within the cap
+    insert_staging("optima_supplement", batch_id=fixture_batch("correction"), export_id="X2", supplement_id="S2",
+                   recipient_id="R1", care_level=1, minutes_per_week=600, start_date=d(2024, 3, 20))
+    assert staging_outcomes()["minutes_within_level_cap"].unexpected_count == 1  # S4 alone
     # the file changed back: the next checkpoint reads it, no migration in between
     monkeypatch.delenv("LTC_CONFIG_DIR")
     out = staging_outcomes()
@@ -84,3 +88,9 @@ def test_an_assessment_with_only_a_typing_group_sets_the_level_it_corresponds_to
         (2, d(2023, 2, 1)), (3, d(2024, 2, 1)), (None, d(2025, 2, 1))]
     # the pathway's first recognition is the typing group's assessment, at its level
     assert query("SELECT first_recognition, first_level FROM register.int_person_pathway") == [(d(2023, 2, 1), 2)]
+    # A1 re-sent corrected with its level (1) beside the group: the correction counts, once
+    insert_staging("optima_assessment", batch_id=fixture_batch("correction"), export_id="X2", assessment_id="A1",
+                   recipient_id="R1", assessment_date=d(2023, 2, 1), care_level=1, typing_group=4)
+    assert query("SELECT assessment_id, care_level, level_from_typing_group FROM register.int_assessment "
+                 "ORDER BY 1") == [("A1", 1, False), ("A2", 3, False), ("A3", None, False)]
+    assert query("SELECT first_level FROM register.int_person_pathway") == [(1,)]

@@ -88,15 +88,18 @@ SUITES = [
         Check("care_level_1_2_3", "ExpectColumnValuesToBeInSet", {"column": "care_level", "value_set": [1, 2, 3]}),
         Check("minutes_within_level_cap", "UnexpectedRowsExpectation", rows(
             # the rules table (sql/seeds/care_package_rule.csv) decides the cap in force on the
-            # supplement's start date; a date no rule covers is the next check's, not a violation
+            # supplement's start date, for its current version (a corrected one replaces what it corrects);
+            # a date no rule covers is the next check's, not a violation
             # (a query with a JOIN names the batch's alias itself: GX adds it only to the others)
-            "WITH s AS (SELECT * FROM {batch} AS b) SELECT s.supplement_id FROM s JOIN ref.care_package_rule r "
+            "WITH s AS (SELECT b.* FROM {batch} AS b JOIN register.cur_optima_supplement c USING (stg_id)) "
+            "SELECT s.supplement_id FROM s JOIN ref.care_package_rule r "
             "ON r.care_level = s.care_level AND s.start_date >= r.valid_from "
             "AND (r.valid_to IS NULL OR s.start_date <= r.valid_to) WHERE s.minutes_per_week > r.max_minutes_per_week")),
         Check("level_cap_rule_in_force", "UnexpectedRowsExpectation", rows(
             # e.g. a supplement of the 2021–2023 roadmaps while the seed holds the 2024 model only: add the
             # rule of its period to the seed (its cap is not guessed)
-            "WITH s AS (SELECT * FROM {batch}) SELECT s.supplement_id FROM s WHERE NOT EXISTS (SELECT 1 FROM "
+            "WITH s AS (SELECT b.* FROM {batch} AS b JOIN register.cur_optima_supplement c USING (stg_id)) "
+            "SELECT s.supplement_id FROM s WHERE NOT EXISTS (SELECT 1 FROM "
             "ref.care_package_rule r WHERE r.care_level = s.care_level AND s.start_date >= r.valid_from "
             "AND (r.valid_to IS NULL OR s.start_date <= r.valid_to))"), severity=WARNING),
     ]),
