@@ -139,3 +139,15 @@ def identity_leaks(texts: dict[str, str], people: list[tuple]) -> list[tuple[str
         needles |= {snils, f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}", f"{surname} {first}",
                     born.isoformat(), born.strftime("%d.%m.%Y")}
     return sorted({(where, n) for where, t in texts.items() for n in needles if n in t})
+
+
+def publish_checked(run_id: str = "test") -> None:
+    """The pipeline's gate and publication after a register build: staging and register checkpoints (the
+    marts checkpoint reads their results), marts build, marts checkpoint, publication."""
+    from etl.orchestration import pipeline
+
+    for checkpoint in ("staging", "register"):
+        pipeline.validate(checkpoint, run_id)
+    pipeline.build_marts(run_id)
+    pipeline.validate("marts", run_id)
+    pipeline.publish_marts(run_id)

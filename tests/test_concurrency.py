@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import query
+from tests.conftest import publish_checked, query
 
 HEADER = "КодМО;НомерНаправления;ДатаНаправления;Фамилия;Имя;ДатаРождения\r\n"
 
@@ -151,11 +151,7 @@ def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp
     load.ingest("smev", [out / "smev"])
     load.ingest_file("optima", first)
     register.build("t")
-    pipeline.validate("staging", "before")
-    pipeline.validate("register", "before")
-    pipeline.build_marts("before")
-    pipeline.validate("marts", "before")
-    pipeline.publish_marts("before")
+    publish_checked("before")
     published = _marts_fingerprint()
     big = _people_csv(tmp_path / "big.csv", 150_000)
     landing = _landing_under_way(clean_db, big)
@@ -210,11 +206,7 @@ def test_only_a_build_that_passed_its_own_checkpoint_is_published(clean_db, regi
     for source in ("health", "smev", "optima"):
         load.ingest(source, [out / source])
     register.build("t")
-    pipeline.validate("staging", "first")
-    pipeline.validate("register", "first")
-    pipeline.build_marts("first")
-    pipeline.validate("marts", "first")
-    pipeline.publish_marts("first")
+    publish_checked("first")
     published = _marts_fingerprint()
 
     def other_build(run_id):  # another process, as the CLI beside Airflow is

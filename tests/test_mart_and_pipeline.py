@@ -8,7 +8,7 @@ import zipfile
 from etl.landing import load
 from etl.orchestration import pipeline
 from etl import register
-from tests.conftest import query
+from tests.conftest import publish_checked, query
 
 RECIPIENTS = """recipient_id,snils,surname,first_name,patronymic,sex,birth_date,address,oktmo,phone,priority_category,identified_channel,identified_date,status,status_date,exit_reason
 R1,112-233-445 95,Иванов,Иван,Иванович,M,1940-01-01,,20701000,,,,2024-01-02,exited,2024-03-10,refusal
@@ -42,11 +42,7 @@ def test_mart_recipients_by_level_on_hand_built_fixture(clean_db, tmp_path):
     [res] = load.ingest("optima", [p])
     assert (res.status, res.quarantined) == ("loaded", 0)
     register.build()
-    for checkpoint in ("staging", "register"):
-        pipeline.validate(checkpoint, "hand")
-    pipeline.build_marts("hand")
-    pipeline.validate("marts", "hand")
-    pipeline.publish_marts("hand")
+    publish_checked("hand")
     rows = query("SELECT month, oktmo, care_level, recipients, entered, exited FROM marts.mart_recipients_by_level "
                  "ORDER BY month, oktmo, care_level")
     d = dt.date

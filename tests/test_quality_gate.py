@@ -4,7 +4,7 @@ import pytest
 from etl.orchestration import pipeline
 from etl import quality
 from etl.quality import gx
-from tests.conftest import query
+from tests.conftest import publish_checked, query
 
 
 @pytest.fixture
@@ -17,11 +17,7 @@ def loaded(clean_db, region):
 
 
 def publish_all(run_id="test"):
-    for cp in ("staging", "register"):
-        pipeline.validate(cp, run_id)
-    pipeline.build_marts(run_id)
-    pipeline.validate("marts", run_id)
-    pipeline.publish_marts(run_id)
+    publish_checked(run_id)
 
 
 def test_clean_run_publishes_and_records_results(loaded):

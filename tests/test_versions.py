@@ -28,7 +28,7 @@ from etl.models import periods
 from etl.orchestration import pipeline
 from etl.reporting import report
 from etl.base.normalize import snils_checksum
-from tests.conftest import query
+from tests.conftest import publish_checked, query
 
 D = dt.date
 VRN, ANNA = "20701000", "20605000"
@@ -129,11 +129,7 @@ def land(source, *paths):
 
 def run_and_publish():
     pipeline.build_register("t")
-    pipeline.validate("staging", "t")
-    pipeline.validate("register", "t")
-    pipeline.build_marts("t")
-    pipeline.validate("marts", "t")
-    pipeline.publish_marts("t")
+    publish_checked("t")
 
 
 def execution():

@@ -30,11 +30,10 @@ def resolve(cur, rid: str) -> tuple[int, str]:
 
 
 def _person_of(cur, entity: str, stg_id: int) -> int:
-    cur.execute("SELECT person_id FROM register.person_link WHERE entity = %s AND stg_id = %s", (entity, stg_id))
-    row = cur.fetchone()
-    if not row:
+    person = _linked(cur, entity, stg_id)
+    if person is None:
         raise LookupError(f"record {entity}:{stg_id} is not linked")
-    return row[0]
+    return person
 
 
 def decide(review_id: int, decision: str, actor: str, comment: str | None = None) -> dict:
@@ -59,8 +58,6 @@ def decide_pair(left: tuple[str, int], right: tuple[str, int], decision: str, ac
     if decision not in ("match", "no_match"):
         raise ValueError("decision is match or no_match")
     with db.transaction() as conn, conn.cursor() as cur:
-        if _linked(cur, *left) is None and _linked(cur, *right) is None:  # one side must be in the register
-            _person_of(cur, *left), _person_of(cur, *right)
         # a pair is stored one way round: the more trusted source first (int_person_record's rank)
         (el, sl), (er, sr) = sorted([left, right], key=lambda x: (_source_rank(cur, x[0], x[1]), x[1]))
         cur.execute("""INSERT INTO register.review (entity_l, stg_id_l, entity_r, stg_id_r, reason, status, decision,
