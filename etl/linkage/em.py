@@ -60,6 +60,17 @@ def estimate(patterns: np.ndarray, counts: np.ndarray, m0: list[np.ndarray], u: 
     return {"m": m, "match_share": lam, "iterations": k, "converged": converged}
 
 
+def posterior(patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], prior: float) -> np.ndarray:
+    """The probability that a pair of each pattern is a match, every comparison in (-1: no evidence)."""
+    patterns = np.asarray(patterns, dtype=np.int64)
+    x = np.full(len(patterns), np.log(prior) - np.log1p(-prior))
+    for c in range(patterns.shape[1]):
+        seen = patterns[:, c] >= 0
+        g = patterns[seen, c]
+        x[seen] += np.log(m[c][g]) - np.log(u[c][g])
+    return 1 / (1 + np.exp(-np.clip(x, -700, 700)))
+
+
 def match_share(patterns: np.ndarray, counts: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
                 iterations: int = 500, tolerance: float = 1e-9) -> float:
     """The share of matches among the pairs, every comparison in, m and u fixed (EM on λ alone)."""

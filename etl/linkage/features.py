@@ -29,6 +29,8 @@ _TO_ONE_BYTE = str.maketrans(CYRILLIC, ONE_BYTE)
 # Keys are cut to a length no real name or address reaches: string distances cost the product of two
 # lengths (levenshtein of two 100 000-letter values took 19 s), so one hostile value must not stall a build.
 NAME_KEY_MAX, ADDRESS_KEY_MAX = 64, 256
+# Words of an address that may block (a street's or an estate's name, not "ул", "д" or a house number)
+ADDRESS_WORD_MIN = 4
 
 def address_sql(col: str) -> str:
     # Latin letters stay (addresses as the data has them: "12 giblin street"), in upper case so that
@@ -105,6 +107,9 @@ def build(con) -> int:
                d.problem AS dob_problem,
                i.addr_key AS addr, nullif(array_to_string(regexp_extract_all(i.addr_key, '[0-9]+'), ' '), '') AS addr_num,
                array_to_string(list_sort(string_split(i.addr_key, ' ')), ' ') AS addr_sorted,
+               list_distinct(list_filter(string_split(i.addr_key, ' '),
+                   lambda t: length(t) >= {ADDRESS_WORD_MIN} AND NOT regexp_matches(t, '^[0-9]+$'))) AS addr_words,
+               list_distinct(list_filter([left(ns.k, 3), left(nf.k, 3)], lambda t: length(t) = 3)) AS names3,
                nullif(regexp_replace(lower(i.municipality), '[^[:alnum:]]+', '', 'g'), '') AS muni,
                {fixed} AS fixed, {is_new} AS is_new
         FROM s i

@@ -65,10 +65,19 @@ def weight_of(probability: float) -> float:
     return math.log2(probability / (1 - probability))
 
 
+def null_sql(comparison: dict) -> str:
+    """When a comparison says nothing of a pair: a side is empty, or (`not_compared`) the pair's
+    evidence on this field is weighed by another comparison already — names swapped are one piece of
+    evidence, and counted in both name comparisons it weighed twice (seen: seven false links on FEBRL 3
+    whose only agreement was a swap)."""
+    extra = comparison.get("not_compared")
+    return f"({comparison['null']}) OR ({extra['sql']})" if extra else comparison["null"]
+
+
 def gamma_sql(comparison: dict) -> str:
-    """The comparison level of a pair: -1 when either side is empty, else the first level that holds."""
+    """The comparison level of a pair: -1 when it says nothing (null_sql), else the first level that holds."""
     whens = " ".join(f"WHEN {lvl['sql']} THEN {i}" for i, lvl in enumerate(comparison["levels"]))
-    return f"CASE WHEN {comparison['null']} THEN -1 {whens} END"
+    return f"CASE WHEN {null_sql(comparison)} THEN -1 {whens} END"
 
 
 def explain(settings: dict, model: Model, gammas: dict[str, int], adjustments: dict[str, float] | None = None) -> dict:

@@ -21,8 +21,10 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
             table = f"blk_{i}"
             _small_blocks(con, rule, table)
             made.append(table)
+        # a pair that shares two blocks of an exploded key comes twice out of its join: DISTINCT
+        distinct = "DISTINCT " if "explode" in rule else ""
         if not incremental:
-            parts.append(f"SELECT l.rid AS l, r.rid AS r FROM {table} l JOIN {table} r ON {rule['sql']}"
+            parts.append(f"SELECT {distinct}l.rid AS l, r.rid AS r FROM {table} l JOIN {table} r ON {rule['sql']}"
                          f" AND l.rid < r.rid")
             continue
         # an increment joins its new records to all (the rules are symmetric: tests/test_linkage.py), so
@@ -30,7 +32,7 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
         new = f"new_{i}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT * FROM {table} WHERE is_new")
         made.append(new)
-        parts.append(f"SELECT least(l.rid, r.rid) AS l, greatest(l.rid, r.rid) AS r FROM {new} l JOIN {table} r"
+        parts.append(f"SELECT {distinct}least(l.rid, r.rid) AS l, greatest(l.rid, r.rid) AS r FROM {new} l JOIN {table} r"
                      f" ON {rule['sql']} AND l.rid <> r.rid"
                      " AND (l.fixed IS NULL OR r.fixed IS NULL OR l.fixed <> r.fixed)")
     con.execute("CREATE OR REPLACE TEMP TABLE cand AS " + " UNION ".join(parts))
@@ -42,10 +44,17 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
 def _small_blocks(con, rule: dict, table: str) -> None:
     """The records a capped rule joins (its SQL reads only its `keys`): those whose block, the records
     sharing its keys, holds at most `max_block` — a weak key's big blocks say little and cost pairs
-    quadratic in their size; its small ones still find what the other rules miss."""
+    quadratic in their size; its small ones still find what the other rules miss. A key named in
+    `explode` is one value of a record's list column (address words, its names' prefixes): a record
+    stands in as many blocks as it has values (the lists hold distinct values), and two records meet
+    in any block they share."""
+    explode = rule.get("explode", {})
     keys = ", ".join(rule["keys"])
-    present = " AND ".join(f"{k} IS NOT NULL" for k in rule["keys"])
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT rid, is_new, fixed, {keys} FROM rec
+    plain = [k for k in rule["keys"] if k not in explode]
+    present = " AND ".join([f"{k} IS NOT NULL" for k in plain] or ["TRUE"])
+    lateral = "".join(f", unnest(rec.{col}) AS x_{key}({key})" for key, col in explode.items())
+    columns = ", ".join(["rid", "is_new", "fixed"] + plain + list(explode))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT {columns} FROM rec{lateral}
         WHERE {present} QUALIFY count(*) OVER (PARTITION BY {keys}) <= {int(rule['max_block'])}""")
 
 

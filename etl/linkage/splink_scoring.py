@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from etl.linkage.model import Model
+from etl.linkage.model import Model, null_sql
 
 CHUNK_PAIRS = 1_500_000
 _SIDE = re.compile(r"\b([lr])\.([a-z_][a-z0-9_]*)\b")
@@ -27,7 +27,7 @@ def settings_dict(settings: dict, model: Model) -> dict:
     comparisons = []
     for c in settings["comparisons"]:
         # Splink numbers levels from the most similar down to 0 and takes them in the order given
-        levels = [{"sql_condition": splink_sql(c["null"]), "label_for_charts": "null", "is_null_level": True}]
+        levels = [{"sql_condition": splink_sql(null_sql(c)), "label_for_charts": "null", "is_null_level": True}]
         for lvl in c["levels"]:
             p = model.levels[c["name"]][lvl["label"]]
             level = {"sql_condition": splink_sql(lvl["sql"]), "label_for_charts": lvl["label"],

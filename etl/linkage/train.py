@@ -1,7 +1,11 @@
 """Training of the m and u probabilities of every comparison level, from the data itself.
 
 - u (how often a level occurs between two different people): from random pairs of records, which
-  are almost all non-matches (as Splink estimates u).
+  are almost all non-matches (as Splink estimates u) — almost: where persons have many records
+  among few (FEBRL: 1 000 records, 500 true pairs) a random pair is a match often enough to make an
+  exact birth date or address look common between strangers. So, once m and the prior are known,
+  u is counted again over the same random pairs, each weighted by its probability of being a
+  non-match under the model (`u_of_non_matches`), and the prior follows the new u.
 - m (how often it occurs between records of one person): from pairs sharing a valid SNILS, which
   are matches but for rare keying errors; the SNILS comparison's own m is taken from pairs agreeing
   on full name and exact birth date that both carry a valid SNILS.
@@ -72,7 +76,7 @@ def train(con, settings: dict, seed: int = 1) -> Model:
         "SELECT (SELECT count(*) FROM rec WHERE snils IS NOT NULL), (SELECT count(*) FROM m_pairs)").fetchone()
     all_pairs = with_snils * (with_snils - 1) / 2
     prior = snils_pairs / all_pairs if snils_pairs and all_pairs else cfg["default_prior"]
-    for t in ("u_pairs", "u_scored", "m_pairs", "m_scored", "s_pairs", "s_scored"):
+    for t in ("u_pairs", "m_pairs", "m_scored", "s_pairs", "s_scored"):
         con.execute(f"DROP TABLE {t}")
     by = {c["name"]: "snils_pairs" for c in settings["comparisons"]}
     by["snils"] = "full_name_birth_date_pairs"
@@ -80,11 +84,49 @@ def train(con, settings: dict, seed: int = 1) -> Model:
             "random_pairs": sum(u_counts["sex"].values()) if u_counts.get("sex") else None,
             "snils_pairs": snils_pairs, "snils_share": round(with_snils / n, 4), "settings_version": settings["version"]}
     if snils_pairs < cfg.get("min_snils_pairs", 0) or with_snils / n < cfg.get("min_snils_share", 0):
-        prior, fit = _maximise_expectation(con, settings, levels, n, seed)
+        fit = _maximise_expectation(con, settings, levels, seed)
         by = fit.pop("m_by")
+        blocked = _candidate_patterns(con, settings, seed)
+        prior, _ = _prior_by_em(settings, levels, n, blocked)
+    meta["random_pairs_matches"] = round(u_of_non_matches(con, settings, levels, prior), 1)
+    con.execute("DROP TABLE u_scored")
+    if "em" in by.values():  # the prior follows the new u
+        prior, matches = _prior_by_em(settings, levels, n, blocked)
+        fit.update(candidate_pairs=int(blocked[2]), expected_matches=round(float(matches)),
+                   match_share=round(float(matches / blocked[2]), 6) if blocked[2] else 0.0)
         meta["em"] = fit
     meta["m_estimated_by"] = by
     return Model(prior=min(max(prior, 1e-9), 0.5), levels=levels, meta=meta)
+
+
+def _patterns(con, settings: dict, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct comparison vectors of a scored pair table and how many pairs have each."""
+    g = ", ".join(f"g_{c['name']}" for c in settings["comparisons"])
+    rows = con.execute(f"SELECT {g}, count(*) FROM {table} GROUP BY ALL").fetchall()
+    return (np.array([r[:-1] for r in rows], dtype=np.int64).reshape(len(rows), len(settings["comparisons"])),
+            np.array([r[-1] for r in rows], dtype=np.float64))
+
+
+def _arrays(settings: dict, levels: dict, key: str) -> list[np.ndarray]:
+    return [np.array([levels[c["name"]][lvl["label"]][key] for lvl in c["levels"]]) for c in settings["comparisons"]]
+
+
+def u_of_non_matches(con, settings: dict, levels: dict, prior: float) -> float:
+    """u of every level (in place) counted over the random pairs of table `u_scored`, each weighted by
+    its probability of being a non-match given its levels, m, u and the prior. Returns the matches
+    the model expects among those pairs (what the first count of u took for strangers)."""
+    patterns, counts = _patterns(con, settings, "u_scored")
+    if not len(counts):
+        return 0.0
+    p = em.posterior(patterns, _arrays(settings, levels, "m"), _arrays(settings, levels, "u"), prior)
+    weights = counts * (1 - p)
+    smoothing = settings["training"]["smoothing"]
+    for i, c in enumerate(settings["comparisons"]):
+        seen = patterns[:, i] >= 0
+        s = np.bincount(patterns[seen, i], weights=weights[seen], minlength=len(c["levels"])) + smoothing
+        for lvl, x in zip(c["levels"], s / s.sum()):
+            levels[c["name"]][lvl["label"]]["u"] = float(x)
+    return float((counts * p).sum())
 
 
 def _blocked_comparisons(settings: dict, rule_sql: str) -> set[str]:
@@ -102,10 +144,9 @@ def _blocked_comparisons(settings: dict, rule_sql: str) -> set[str]:
     return out
 
 
-def _maximise_expectation(con, settings: dict, levels: dict, n: int, seed: int) -> tuple[float, dict]:
+def _maximise_expectation(con, settings: dict, levels: dict, seed: int) -> dict:
     """m of every level (in place in `levels`) by EM sessions over blocking rules (etl/linkage/em.py),
-    then the prior from the share of matches among all blocked pairs; each session on a sample of at
-    most `em_max_pairs` pairs."""
+    each on a sample of at most `em_max_pairs` pairs; returns the sessions and `m_by`."""
     cfg = settings["training"]
     comps = settings["comparisons"]
     names = [c["name"] for c in comps]
@@ -144,17 +185,28 @@ def _maximise_expectation(con, settings: dict, levels: dict, n: int, seed: int) 
         by[c["name"]] = "em" if got else "em_untrained"
         for lvl, p in zip(c["levels"], m):
             levels[c["name"]][lvl["label"]]["m"] = float(p)
-    # the prior: the expected matches among all blocked pairs, over all pairs of records
+    return {"sessions": sessions, "m_by": by}
+
+
+def _candidate_patterns(con, settings: dict, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The comparison vectors of the blocked pairs (a sample of at most `em_max_pairs`), their counts
+    in the sample and the number of all blocked pairs."""
     total = candidates(con, settings)
-    slices = max(1, -(-total // cfg["em_max_pairs"]))
+    slices = max(1, -(-total // settings["training"]["em_max_pairs"]))
     con.execute(f"CREATE OR REPLACE TEMP TABLE em_pairs AS SELECT l, r FROM cand WHERE hash(l, r, {seed}) % {slices} = 0")
     compare(con, settings, "em_pairs", "em_scored")
-    rows = con.execute(f"SELECT {g}, count(*) FROM em_scored GROUP BY ALL").fetchall()
+    patterns, counts = _patterns(con, settings, "em_scored")
     for t in ("em_pairs", "em_scored"):  # (cand stays: the scoring of the same records reuses it)
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    m_now = [np.array([levels[c["name"]][lvl["label"]]["m"] for lvl in c["levels"]]) for c in comps]
-    share = em.match_share(np.array([r[:-1] for r in rows]), np.array([r[-1] for r in rows]), m_now, u) if rows else 0.0
+    return patterns, counts, total
+
+
+def _prior_by_em(settings: dict, levels: dict, n: int, blocked: tuple) -> tuple[float, float]:
+    """The prior: the expected matches among all blocked pairs (EM on the match share alone, m and u
+    fixed), over all pairs of records. Returns (prior, expected matches)."""
+    patterns, counts, total = blocked
+    share = em.match_share(patterns, counts, _arrays(settings, levels, "m"), _arrays(settings, levels, "u")) \
+        if len(counts) else 0.0
     matches = share * total
-    prior = matches / (n * (n - 1) / 2) if matches and n > 1 else cfg["default_prior"]
-    return prior, {"sessions": sessions, "candidate_pairs": int(total), "match_share": round(float(share), 6),
-                   "expected_matches": round(float(matches)), "m_by": by}
+    prior = matches / (n * (n - 1) / 2) if matches and n > 1 else settings["training"]["default_prior"]
+    return prior, matches
