@@ -286,12 +286,16 @@ def cmd_access(a) -> int:
 
     db.upgrade()
     try:
-        if a.action == "grant-tkc":
+        if a.action in ("grant-tkc", "revoke-tkc"):
             if not a.oktmo:
-                raise ValueError("grant-tkc needs --oktmo")
-            access.grant_tkc(a.role, a.oktmo, worklists=a.worklists, password=a.password)
-        else:
-            access.grant_rkc(a.role, worklists=a.worklists, password=a.password)
+                raise ValueError(f"{a.action} needs --oktmo (once per municipality)")
+            if a.action == "grant-tkc":
+                access.grant_tkc(a.role, a.oktmo, worklists=a.worklists, password=a.password)
+            else:
+                access.revoke_tkc(a.role, a.oktmo)
+            print(f"{a.role}: {a.action} done; municipalities: {', '.join(access.municipalities_of(a.role)) or 'none'}")
+            return 0
+        access.grant_rkc(a.role, worklists=a.worklists, password=a.password)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -448,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     pe.set_defaults(func=cmd_period)
 
     ac = sub.add_parser("access", help="database roles of the readers of the marts")
-    ac.add_argument("action", choices=["grant-tkc", "grant-rkc"])
+    ac.add_argument("action", choices=["grant-tkc", "revoke-tkc", "grant-rkc"])
     ac.add_argument("role", help="login role name")
-    ac.add_argument("--oktmo", help="the municipality a ТКЦ role sees")
+    ac.add_argument("--oktmo", action="append",
+                    help="a municipality a ТКЦ role sees (repeat for several; granted ones add up)")
     ac.add_argument("--worklists", action="store_true", help="also the worklists (identities)")
     ac.add_argument("--password")
     ac.set_defaults(func=cmd_access)

@@ -159,10 +159,12 @@ def test_reassessment_worklist(region):
 
 def test_coverage_and_kpis(region):
     # 2024 in Voronezh: P1 and P4 received the package; base 40 → 5.00 %, target 14.4 not met
-    assert rows("SELECT year, oktmo, ltc_persons, coverage_share, target_share, meets_target FROM marts.mart_coverage"
-                " ORDER BY 2") == [(2024, VRN, 2, pytest.approx(5.0), pytest.approx(14.4), False)]
+    # both are older than working age in 2024 (women from 58: P1 born 1940; men from 63: P4 born 1935)
+    assert rows("SELECT year, oktmo, ltc_persons, target_persons, age_unknown_persons, coverage_share, target_share,"
+                " meets_target FROM marts.mart_coverage ORDER BY 2") == [
+        (2024, VRN, 2, 2, 0, pytest.approx(5.0), pytest.approx(14.4), False)]
     kpi = {(r[0], r[1], r[2]): r[3:] for r in rows(
-        "SELECT period_kind, period_end, code, numerator, denominator, value FROM marts.mart_kpi")}
+        "SELECT period_kind, period_end, code, numerator, denominator, value FROM marts.mart_kpi WHERE oktmo IS NULL")}
     year = D(2024, 12, 31)
     # recipient-months: February P1 + P4, March P1 = 3; one hospitalisation in March → 12 000 × 1 / 3
     assert kpi[("year", year, "hospitalisation_rate")] == (1, 3, pytest.approx(4000))
@@ -172,7 +174,20 @@ def test_coverage_and_kpis(region):
     assert kpi[("year", year, "relatives_kept_job_share")] == (1, 1, 100)    # CA1
     # at 31 Dec 2024: CA1 has a year of service, CA2 (hired 10 Feb 2024) not yet → 50 %
     assert kpi[("year", year, "staff_experience_care_assistant")] == (1, 2, 50)
+    # KPI 10 over assistants, organisers and experts together: only the two assistants work here → 1 / 2
+    assert kpi[("year", year, "staff_experience")] == (1, 2, 50)
     assert kpi[("month_ytd", D(2024, 2, 29), "assistants_newly_employed")][2] == 1
+    # the half-year January–June 2024 holds the three recipient-months and the March stay
+    assert kpi[("half_year", D(2024, 6, 30), "hospitalisation_rate")] == (1, 3, pytest.approx(4000))
+    # per municipality: every recipient-month and the stay are Voronezh's; nobody received care in Anna;
+    # the staff rows name no municipality ('00000000', «не указан»)
+    local = {(r[0], r[1], r[2], r[3]): r[4:] for r in rows(
+        "SELECT period_kind, period_end, oktmo, code, municipality, numerator, denominator, value FROM marts.mart_kpi "
+        "WHERE oktmo IS NOT NULL")}
+    assert local[("year", year, VRN, "hospitalisation_rate")] == ("город Воронеж", 1, 3, pytest.approx(4000))
+    assert local[("year", year, "00000000", "assistants_newly_employed")] == ("не указан", 1, None, 1)
+    assert not any(k[2] == ANNA for k in local)
+    assert local[("year", year, VRN, "staff_experience")][1:] == (0, None, None)  # no staff of Voronezh
 
 
 def test_rental_and_care_school(region):
@@ -201,8 +216,11 @@ def test_marts_carry_no_direct_identifiers(region):
 def test_tkc_role_sees_only_its_municipality(region):
     role = f"tkc_test_{uuid.uuid4().hex[:8]}"
     rkc = f"rkc_test_{uuid.uuid4().hex[:8]}"
+    both = f"tkc_test_{uuid.uuid4().hex[:8]}"
     access.grant_tkc(role, ANNA)
     access.grant_rkc(rkc)
+    access.grant_tkc(both, ANNA)
+    access.grant_tkc(both, [VRN])  # a ТКЦ covering two municipalities: granted ones add up
     dsn = psycopg2.extensions.parse_dsn(region)
     try:
         def as_role(name, sql):
@@ -217,14 +235,20 @@ def test_tkc_role_sees_only_its_municipality(region):
         assert {r[0] for r in as_role(role, "SELECT oktmo FROM marts.mart_identification_funnel")} == {ANNA}
         assert as_role(role, "SELECT count(*) FROM marts.mart_recipients_by_level") == [(0,)]  # none in Anna
         assert {r[0] for r in as_role(rkc, "SELECT oktmo FROM marts.mart_identification_funnel")} == {VRN, ANNA}
-        for forbidden in ("SELECT * FROM marts.mart_kpi", "SELECT * FROM worklist.worklist_reassessment_due",
+        assert {r[0] for r in as_role(both, "SELECT oktmo FROM marts.mart_identification_funnel")} == {VRN, ANNA}
+        # KPIs: a ТКЦ reads its municipalities' rows, never the region's (oktmo NULL); the RKC reads all
+        assert as_role(role, "SELECT count(*) FROM marts.mart_kpi") == [(0,)]  # nothing in Anna
+        assert {r[0] for r in as_role(both, "SELECT DISTINCT oktmo FROM marts.mart_kpi")} == {VRN}
+        assert {r[0] for r in as_role(rkc, "SELECT DISTINCT oktmo FROM marts.mart_kpi")} == {VRN, "00000000", None}
+        for forbidden in ("SELECT * FROM marts.mart_data_quality", "SELECT * FROM worklist.worklist_reassessment_due",
                           "SELECT * FROM register.person", "SELECT * FROM staging.health_referral"):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
                 as_role(role, forbidden)
-        assert len(as_role(rkc, "SELECT * FROM marts.mart_kpi")) > 0
+        assert access.revoke_tkc(both, VRN) == 1
+        assert {r[0] for r in as_role(both, "SELECT oktmo FROM marts.mart_identification_funnel")} == {ANNA}
     finally:
         with db.transaction() as conn, conn.cursor() as cur:
-            for r in (role, rkc):
+            for r in (role, rkc, both):
                 cur.execute(f"DROP OWNED BY {r}")
                 cur.execute(f"DROP ROLE {r}")
 

@@ -25,7 +25,9 @@ import requests
 from connectors.http import retrying_session, store_durably
 from connectors.optima.bundle import TABLES, timestamp
 
-OPTIONAL_STREAMS = {"deletions"}  # format 1.1; a server of format 1.0 answers 404
+# streams a server of an earlier format does not have (404): deletions came with 1.1, the ИППСУ, the
+# supplement's services and the providers with 1.2
+OPTIONAL_STREAMS = {"deletions", "supplement_services", "ippsu", "providers"}
 
 log = logging.getLogger(__name__)
 SOURCE_STREAM = "optima_api"

@@ -18,6 +18,7 @@ from typing import Iterator
 
 from connectors.common import (MAX_FILE_BYTES, CastError, FileRejected, SourceRecord, cast_fields, cast_person,
                                check_zip, row_payload)
+from etl.base import normalize
 
 
 TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing)
@@ -33,7 +34,23 @@ TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing
     "supplements.csv": ("optima_supplement", {
         "supplement_id": ("text", True), "recipient_id": ("text", True), "assessment_id": ("text", False),
         "care_level": ("int", True), "minutes_per_week": ("int", True), "provider_id": ("text", False),
-        "start_date": ("date", True), "end_date": ("date", False)}, False),
+        "start_date": ("date", True), "end_date": ("date", False),
+        # format 1.2: the ИППСУ it supplements; the need as assessed (may pass the cap) and whether
+        # residential care was offered where it passes 28 hours a week
+        "ippsu_id": ("text", False), "need_minutes_per_week": ("int", False),
+        "residential_offered": ("bool", False)}, False),
+    # format 1.2: the care services of a supplement (its schedule), one row per service of the catalogue
+    "supplement_services.csv": ("optima_supplement_service", {
+        "supplement_id": ("text", True), "service_code": ("text", True), "visits_per_day": ("int", True),
+        "days_per_week": ("int", True), "minutes_per_visit": ("int", False)}, False),
+    # format 1.2: the individual programme (ИППСУ) and the providers that serve it
+    "ippsu.csv": ("optima_ippsu", {
+        "ippsu_id": ("text", True), "recipient_id": ("text", True), "assessment_id": ("text", False),
+        "number": ("text", True), "issue_date": ("date", True), "form_of_service": ("text", True),
+        "provider_id": ("text", False), "end_date": ("date", False)}, False),
+    "providers.csv": ("optima_provider", {
+        "provider_id": ("text", True), "name": ("text", True), "inn": ("text", False),
+        "ownership": ("text", True), "oktmo": ("text", False)}, False),
     "care_reports.csv": ("optima_care_report", {
         "report_id": ("text", True), "supplement_id": ("text", True), "recipient_id": ("text", True),
         "month": ("date", True), "service_code": ("text", True), "minutes_delivered": ("int", True),
@@ -65,6 +82,8 @@ ENTITY_OF_TABLE = {name.removesuffix(".csv"): entity for name, (entity, _, _) in
                    if entity != "optima_deletion"}
 STAFF_ROLES = {"care_assistant", "care_organiser", "needs_expert"}
 TRAINEE_KINDS = {"relative", "care_assistant", "other"}
+FORMS_OF_SERVICE = {"home", "semi_residential", "residential"}  # ЕГИССО careForm: на дому, полустационарная, стационарная
+OWNERSHIP = {"state", "non_state"}
 
 
 def read_manifest(z: zipfile.ZipFile) -> dict:
@@ -200,6 +219,27 @@ def check(entity: str, v: dict) -> None:
         if v["table"] not in ENTITY_OF_TABLE:
             raise CastError("unknown_code", f"table {v['table']!r} (expected {', '.join(sorted(ENTITY_OF_TABLE))})")
         v["entity"] = ENTITY_OF_TABLE[v["table"]]
+    if entity == "optima_supplement":
+        if v["need_minutes_per_week"] is not None and v["need_minutes_per_week"] < 0:
+            raise CastError("negative_minutes", f"need {v['need_minutes_per_week']}")
+        v["residential_offered"] = bool(v["residential_offered"]) if v["residential_offered"] is not None else None
+    if entity == "optima_supplement_service":
+        # the schedule's frame (the limits of a level are rules, checked as expectations)
+        if not 1 <= v["visits_per_day"] <= 24 or not 1 <= v["days_per_week"] <= 7:
+            raise CastError("bad_schedule", f"{v['visits_per_day']} visits a day on {v['days_per_week']} days a week")
+        if v["minutes_per_visit"] is not None and v["minutes_per_visit"] <= 0:
+            raise CastError("bad_schedule", f"{v['minutes_per_visit']} minutes a visit")
+    if entity == "optima_ippsu":
+        if v["form_of_service"] not in FORMS_OF_SERVICE:
+            raise CastError("unknown_code", f"form of service {v['form_of_service']!r}"
+                                            f" (expected {', '.join(sorted(FORMS_OF_SERVICE))})")
+        if v["end_date"] and v["end_date"] < v["issue_date"]:
+            raise CastError("inconsistent_dates", f"ends {v['end_date']} before it was issued {v['issue_date']}")
+    if entity == "optima_provider":
+        if v["ownership"] not in OWNERSHIP:
+            raise CastError("unknown_code", f"ownership {v['ownership']!r} (expected {', '.join(sorted(OWNERSHIP))})")
+        if v["inn"] is not None and not normalize.inn_is_valid(v["inn"]):
+            raise CastError("bad_inn", "not 10 or 12 digits with valid check digits")
     if entity == "optima_care_report":
         if v["minutes_delivered"] < 0:
             raise CastError("negative_minutes", str(v["minutes_delivered"]))

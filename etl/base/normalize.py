@@ -86,6 +86,23 @@ def normalize_snils(value: str | None) -> tuple[str | None, str | None]:
     return digits, None
 
 
+_INN_WEIGHTS = {10: [(2, 4, 10, 3, 5, 9, 4, 6, 8)],
+                12: [(7, 2, 4, 10, 3, 5, 9, 4, 6, 8), (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)]}
+
+
+def inn_is_valid(inn: str | None) -> bool:
+    """An ИНН with its check digits right: 10 digits for an organisation (one check digit), 12 for an
+    individual entrepreneur (two); each check digit is the weighted sum of the digits before it mod 11 mod 10."""
+    if not inn or not inn.isdigit() or len(inn) not in _INN_WEIGHTS:
+        return False
+    digits = [int(c) for c in inn]
+    for weights in _INN_WEIGHTS[len(inn)]:
+        n = len(weights)
+        if sum(w * d for w, d in zip(weights, digits)) % 11 % 10 != digits[n]:
+            return False
+    return True
+
+
 def format_snils(snils: str) -> str:
     return f"{snils[0:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:11]}"
 

@@ -77,7 +77,7 @@ CHANNELS = {  # code → label in the referral extract
     "dispensary": "диспансеризация", "doctor_visit": "прием врача",
     "hospital_discharge": "выписка из стационара", "mse": "МСЭ", "other": "иное",
 }
-CARE_SERVICES = [("hygiene", 0.4), ("nutrition", 0.3), ("mobility", 0.2), ("health_monitoring", 0.1)]
+PROVIDERS = 12  # PRV001…PRV012: the first half state institutions (КЦСОН), the others non-state
 ICD_COMMON = ["I63.9", "I69.4", "G30.9", "F03", "I50.0", "M16.0", "E11.9", "C50.9", "G20", "I11.9",
               "J44.9", "N18.5", "S72.0", "H54.0"]
 LEVEL_WEIGHTS = [(1, 0.02), (2, 0.30), (3, 0.68)]  # regional roadmaps plan e.g. 5 / 75 / 170
@@ -97,6 +97,22 @@ def load_package_rules() -> list[dict]:
         r["valid_from"] = dt.date.fromisoformat(r["valid_from"])
         r["valid_to"] = dt.date.fromisoformat(r["valid_to"]) if r["valid_to"] else None
     return rows
+
+
+def _in_force(row: dict, on: dt.date) -> bool:
+    return dt.date.fromisoformat(row["valid_from"]) <= on and (not row["valid_to"]
+                                                                or on <= dt.date.fromisoformat(row["valid_to"]))
+
+
+def load_seed(name: str) -> list[dict]:
+    with open(SEEDS / name, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def inn_with_checksum(body9: str) -> str:
+    """A 10-digit organisation ИНН from 9 digits (its check digit: etl.base.normalize.inn_is_valid)."""
+    weights = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+    return body9 + str(sum(w * int(d) for w, d in zip(weights, body9)) % 11 % 10)
 
 
 def package_cap(rules: list[dict], level: int, on: dt.date) -> int:
@@ -167,6 +183,12 @@ class Generator:
         self.rng = random.Random(cfg.seed)
         self.munis = load_municipalities()
         self.rules = load_package_rules()
+        # the care model's own draws (services, schedules, ИППСУ, providers) come from a stream of their own,
+        # so adding them left every earlier draw — persons, pathways, figures — as it was
+        self.care_rng = random.Random(f"care-model-{cfg.seed}")
+        self.catalogue = load_seed("care_service.csv")
+        self.schedules = load_seed("care_schedule_limit.csv")
+        self.residential = [r for r in load_seed("care_rule.csv") if r["rule"] == "residential_offer_minutes_per_week"]
         self.used_snils: set[str] = set()
         self.truth: list[tuple[str, str, str, str]] = []  # (source, entity, natural id, person key)
         self.counter = 0
@@ -342,7 +364,8 @@ class Generator:
                     sup = {"supplement_id": s_id, "recipient_id": rec["recipient_id"], "assessment_id": a_id,
                            "level": level, "minutes": minutes, "start": start,
                            "end": end if end <= cfg.as_of else None,
-                           "provider": f"PRV{rng.randint(1, 12):03d}"}
+                           "provider": f"PRV{rng.randint(1, PROVIDERS):03d}"}
+                    self.care_plan(sup, cap, current)
                     self.supplements.append(sup)
                     status, status_date = "receiving", start
                     self.monthly_reports(sup, min(end, cfg.as_of))
@@ -359,6 +382,34 @@ class Generator:
                 status, exit_reason, status_date = "exited", "death", p.death_date
             rec.update(status=status, exit_reason=exit_reason, status_date=status_date)
 
+    def care_plan(self, sup: dict, cap: int, assessed: dt.date) -> None:
+        """The ИППСУ a supplement belongs to, its schedule and care services (catalogue in force on its
+        start, a schedule its level allows, standard minutes within the cap), and the need as assessed:
+        one in twenty of level 3 needs more than a home package gives and is offered residential care."""
+        rng, start, level = self.care_rng, sup["start"], sup["level"]
+        allowed = [s for s in self.schedules if int(s["care_level"]) == level and _in_force(s, start)]
+        limit = rng.choice(allowed)
+        visits = rng.randint(1, int(limit["max_visits_per_day"]))
+        days = rng.randint(int(limit["min_days_per_week"]), int(limit["max_days_per_week"]))
+        catalogue = [c for c in self.catalogue if _in_force(c, start)]
+        budget = min(sup["minutes"], cap) // (visits * days)  # standard minutes a visit may hold
+        services = []
+        for c in rng.sample(catalogue, len(catalogue)):
+            if len(services) == 4:  # a package names the few services the person needs (and reports stay few)
+                break
+            if int(c["standard_minutes"]) <= budget:
+                services.append(c["code"])
+                budget -= int(c["standard_minutes"])
+        if not services:  # the shortest service once a visit (the cap's schedule always holds one)
+            services = [min(catalogue, key=lambda c: int(c["standard_minutes"]))["code"]]
+        sup["services"] = [(code, visits, days) for code in services]
+        sup["ippsu"] = f"I-{sup['assessment_id']}"
+        sup["ippsu_issued"] = min(assessed + dt.timedelta(days=rng.randint(1, 10)), start)
+        offer = [int(r["value"]) for r in self.residential if _in_force(r, start)]
+        sup["need"] = (offer[0] + rng.choice([60, 120, 240]) if offer and level == 3 and rng.random() < 0.05
+                       else sup["minutes"])
+        sup["residential_offered"] = bool(offer) and sup["need"] > offer[0]
+
     def monthly_reports(self, sup: dict, last_day: dt.date) -> None:
         rng = self.rng
         m = month_start(sup["start"])
@@ -370,11 +421,18 @@ class Generator:
             days = (last - first).days + 1
             due = sup["minutes"] * days / 7
             delivered_total = due * (rng.uniform(0.6, 0.9) if under else rng.uniform(1.0, 1.05))
-            for code, share in CARE_SERVICES:
+            for code, share in self.service_shares(sup):
                 self.reports.append({"report_id": self.seq("CR"), "supplement_id": sup["supplement_id"],
                                      "recipient_id": sup["recipient_id"], "month": m, "service": code,
                                      "minutes": int(round(delivered_total * share)), "assistant": assistant})
             m = add_months(m, 1)
+
+    def service_shares(self, sup: dict) -> list[tuple[str, float]]:
+        """The supplement's services with their share of its weekly minutes (what a report splits)."""
+        minutes = {c["code"]: int(c["standard_minutes"]) for c in self.catalogue}
+        weights = [(code, minutes[code] * visits * days) for code, visits, days in sup["services"]]
+        total = sum(w for _, w in weights)
+        return [(code, w / total) for code, w in weights]
 
     def medical_events(self, p: Person, start: dt.date, end: dt.date) -> None:
         rng = self.rng
@@ -605,6 +663,8 @@ class Generator:
             p = rec["person"]
             d = self.noisy(p, rec["identified"], snils_missing=0.03, noise=0.01)
             priority = "disabled" if rng.random() < 0.35 else ("veteran" if rng.random() < 0.03 else "")
+            if priority == "veteran":
+                priority = self.care_rng.choice(["wwii_participant", "svo_veteran"])
             rows.append([rec["recipient_id"], format_snils(d["snils"]) if d["snils"] else "", d["surname"],
                          d["first_name"], d["patronymic"], d["sex"], d["birth_date"].isoformat(), d["address"],
                          d["oktmo"], d["phone"], priority, rec["channel"], rec["identified"].isoformat(),
@@ -618,10 +678,22 @@ class Generator:
                                      [[a["assessment_id"], a["recipient_id"], a["date"].isoformat(),
                                        a["level"] or "", a["points"]] for a in self.assessments])
         tables["supplements.csv"] = (["supplement_id", "recipient_id", "assessment_id", "care_level",
-                                      "minutes_per_week", "provider_id", "start_date", "end_date"],
+                                      "minutes_per_week", "provider_id", "start_date", "end_date", "ippsu_id",
+                                      "need_minutes_per_week", "residential_offered"],
                                      [[s["supplement_id"], s["recipient_id"], s["assessment_id"], s["level"],
                                        s["minutes"], s["provider"], s["start"].isoformat(),
-                                       s["end"].isoformat() if s["end"] else ""] for s in self.supplements])
+                                       s["end"].isoformat() if s["end"] else "", s["ippsu"], s["need"],
+                                       "да" if s["residential_offered"] else "нет"] for s in self.supplements])
+        tables["supplement_services.csv"] = (["supplement_id", "service_code", "visits_per_day", "days_per_week",
+                                              "minutes_per_visit"],
+                                             [[s["supplement_id"], code, visits, days, ""]
+                                              for s in self.supplements for code, visits, days in s["services"]])
+        tables["ippsu.csv"] = (["ippsu_id", "recipient_id", "assessment_id", "number", "issue_date",
+                                "form_of_service", "provider_id", "end_date"],
+                               [[s["ippsu"], s["recipient_id"], s["assessment_id"],
+                                 f"ИППСУ-{s['ippsu'][2:]}", s["ippsu_issued"].isoformat(), "home", s["provider"],
+                                 s["end"].isoformat() if s["end"] else ""] for s in self.supplements])
+        tables["providers.csv"] = (["provider_id", "name", "inn", "ownership", "oktmo"], self.providers())
         tables["care_reports.csv"] = (["report_id", "supplement_id", "recipient_id", "month", "service_code",
                                        "minutes_delivered", "assistant_id"],
                                       [[r["report_id"], r["supplement_id"], r["recipient_id"], r["month"].isoformat(),
@@ -634,6 +706,18 @@ class Generator:
                              "T10:00:00+03:00", corrections)
         counts["optima_corrections"] = sum(fixed.values())
         return counts
+
+    def providers(self) -> list[list]:
+        rng = self.care_rng
+        rows = []
+        for i in range(1, PROVIDERS + 1):
+            m = self.munis[(i - 1) % len(self.munis)]
+            state = i <= PROVIDERS // 2
+            name = (f"ГБУ «Комплексный центр социального обслуживания населения, {m['center']}»" if state
+                    else f"АНО «Забота-{i}»")
+            rows.append([f"PRV{i:03d}", name, inn_with_checksum(f"36{rng.randint(0, 9_999_999):07d}"),
+                         "state" if state else "non_state", m["oktmo"]])
+        return rows
 
     def optima_corrections(self, tables: dict) -> dict:
         """A later export, as ОПТИМА sends them: a few care reports corrected, a few cards changed (some of
@@ -668,14 +752,17 @@ class Generator:
             out["care_reports.csv"] = (header, fixed)
         if moved:
             out["recipients.csv"] = (header_r, moved)
+        header_v, services = tables["supplement_services.csv"]
+        gone_services = [f"{v[0]}/{v[1]}" for v in services if v[0] in mistaken_ids]
         deletions = [["supplements", sid, self.cfg.as_of.isoformat(), "ошибочный ввод"] for sid in mistaken] + \
-                    [["care_reports", rid, self.cfg.as_of.isoformat(), "ошибочный ввод"] for rid in gone]
+                    [["care_reports", rid, self.cfg.as_of.isoformat(), "ошибочный ввод"] for rid in gone] + \
+                    [["supplement_services", key, self.cfg.as_of.isoformat(), "ошибочный ввод"] for key in gone_services]
         if deletions:
             out["deletions.csv"] = (["table", "record_id", "deleted_on", "reason"], deletions)
         return out
 
     def _bundle(self, folder: Path, export_id: str, exported_at: str, tables: dict) -> dict:
-        manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.1", "exported_at": exported_at,
+        manifest = {"export_id": export_id, "system": "ЕИС ОПТИМА", "format_version": "1.2", "exported_at": exported_at,
                     "period_from": self.cfg.start.isoformat(), "period_to": self.cfg.as_of.isoformat(), "files": []}
         blobs = {}
         for name, (header, body) in tables.items():

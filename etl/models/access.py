@@ -1,8 +1,10 @@
 """Who may read what: roles, grants and row-level security on the published marts and worklists.
 
 - ltc_rkc_reader: every mart and, with ltc_worklist_reader, every worklist row;
-- ltc_tkc_reader: marts that carry a municipality (oktmo), only the rows of the municipality its
-  login role is mapped to in ref.tkc_role; region-wide marts (KPIs, data quality) are not granted;
+- ltc_tkc_reader: marts that carry a municipality (oktmo), only the rows of the municipalities its
+  login role is mapped to in ref.tkc_role (a ТКЦ may cover several); region-wide marts (data quality)
+  are not granted, and the region's rows of a mart (oktmo NULL: the KPIs of the whole region) are
+  not its;
 - ltc_worklist_reader: the worklists (identities), under the same municipality policy.
 Published tables are recreated at each publication, so protection is applied there (protect()).
 """
@@ -44,19 +46,41 @@ def _ensure_login(cur, role: str, password: str | None) -> None:
         cur.execute(f"ALTER ROLE {role} PASSWORD %s", (password,))
 
 
-def grant_tkc(role: str, oktmo: str, worklists: bool = False, password: str | None = None) -> None:
-    """A ТКЦ login role: marts of its municipality (and its worklists when asked)."""
+def grant_tkc(role: str, oktmo: str | list[str], worklists: bool = False, password: str | None = None) -> None:
+    """A ТКЦ login role: marts of its municipalities (and their worklists when asked). Municipalities add
+    up: granting another one keeps those granted before (revoke_tkc takes one away)."""
     _check_role(role)
+    municipalities = [oktmo] if isinstance(oktmo, str) else list(oktmo)
+    if not municipalities:
+        raise ValueError("a ТКЦ role needs at least one municipality")
     with db.transaction() as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM ref.municipality WHERE oktmo = %s", (oktmo,))
-        if cur.fetchone() is None:
-            raise ValueError(f"unknown municipality {oktmo}")
+        cur.execute("SELECT m FROM unnest(%s::text[]) AS u(m) WHERE m NOT IN (SELECT oktmo FROM ref.municipality)",
+                    (municipalities,))
+        unknown = [m for (m,) in cur.fetchall()]
+        if unknown:
+            raise ValueError(f"unknown municipality {', '.join(unknown)}")
         _ensure_login(cur, role, password)
         cur.execute(f"GRANT {TKC} TO {role}")
         if worklists:
             cur.execute(f"GRANT {WORKLIST} TO {role}")
-        cur.execute("INSERT INTO ref.tkc_role (role_name, oktmo) VALUES (%s, %s)"
-                    " ON CONFLICT (role_name) DO UPDATE SET oktmo = excluded.oktmo", (role, oktmo))
+        cur.execute("INSERT INTO ref.tkc_role (role_name, oktmo) SELECT %s, m FROM unnest(%s::text[]) AS u(m)"
+                    " ON CONFLICT DO NOTHING", (role, municipalities))
+
+
+def revoke_tkc(role: str, oktmo: str | list[str]) -> int:
+    """Take municipalities away from a ТКЦ role; returns how many it still has."""
+    _check_role(role)
+    municipalities = [oktmo] if isinstance(oktmo, str) else list(oktmo)
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM ref.tkc_role WHERE role_name = %s AND oktmo = ANY(%s)", (role, municipalities))
+        cur.execute("SELECT count(*) FROM ref.tkc_role WHERE role_name = %s", (role,))
+        return cur.fetchone()[0]
+
+
+def municipalities_of(role: str) -> list[str]:
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT oktmo FROM ref.tkc_role WHERE role_name = %s ORDER BY oktmo", (role,))
+        return [m for (m,) in cur.fetchall()]
 
 
 def grant_rkc(role: str, worklists: bool = False, password: str | None = None) -> None:

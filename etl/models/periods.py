@@ -27,7 +27,7 @@ PERIOD_MARTS = {
     "mart_package_execution_provider": ("month", ["month", "provider_id", "oktmo"]),
     "mart_rental_points": ("month", ["month", "oktmo", "point_id"]),
     "mart_care_school": ("month", ["month", "oktmo", "trainee_kind"]),
-    "mart_kpi": ("date_trunc('month', period_end)::date", ["period_kind", "period_end", "code"]),
+    "mart_kpi": ("date_trunc('month', period_end)::date", ["period_kind", "period_end", "oktmo", "code"]),
     "mart_coverage": ("make_date(year, 12, 1)", ["year", "oktmo"]),
 }
 _NUMERIC = {"smallint", "integer", "bigint", "numeric", "double precision", "real"}

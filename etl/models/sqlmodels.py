@@ -29,9 +29,14 @@ MATERIALIZED = {n for n in INTERMEDIATE if catalog.models()[n].materialized == "
 # Marts PostgreSQL computes itself in either engine (their YAML says why); a materialized model they read
 # comes from DuckDB as a temporary table.
 IN_POSTGRES = [n for n in MARTS if catalog.models()[n].engine == "postgres"]
+# Every rule of the care model is one of these files, each row with its validity where it has one
+# (docs/marts.md, «Правила как данные»).
 CONFIG_TABLES = {"ref.kpi_definition": "kpi_definition.csv", "ref.kpi_parameter": "kpi_parameter.csv",
                  "ref.coverage_target": "coverage_target.csv", "ref.coverage_base": "coverage_base.csv",
-                 "ref.care_package_rule": "care_package_rule.csv", "ref.typing_group_level": "typing_group_level.csv"}
+                 "ref.care_package_rule": "care_package_rule.csv", "ref.typing_group_level": "typing_group_level.csv",
+                 "ref.care_rule": "care_rule.csv", "ref.care_schedule_limit": "care_schedule_limit.csv",
+                 "ref.working_age": "working_age.csv", "ref.identification_channel": "identification_channel.csv",
+                 "ref.priority_category": "priority_category.csv", "ref.care_service": "care_service.csv"}
 
 
 def model_sql(name: str) -> str:

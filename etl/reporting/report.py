@@ -24,7 +24,9 @@ LABELS = {  # column → header the RKC reads
     "provider_id": "Поставщик", "assigned_minutes": "Назначено, мин", "delivered_minutes": "Оказано, мин",
     "delivery_ratio": "Исполнение", "under_delivered_recipients": "Недопоставка (получателей)",
     "hospital_days": "Дней в стационаре", "hospital_minutes": "Не назначено на дни в стационаре, мин",
-    "year": "Год", "ltc_persons": "Получателей СДУ", "persons_needing_social_services": "Признаны нуждающимися",
+    "year": "Год", "ltc_persons": "Получателей СДУ",
+    "target_persons": "Из них старше трудоспособного возраста и инвалиды",
+    "age_unknown_persons": "Возраст не определён (нет границы в ref.working_age)", "persons_needing_social_services": "Признаны нуждающимися",
     "coverage_share": "Охват, %", "target_share": "Цель, %", "meets_target": "Цель достигнута",
     "base_source": "Источник базы", "period_kind": "Период", "period_end": "На дату", "code": "Код",
     "name_ru": "Показатель", "unit": "Единица", "value": "Значение", "numerator": "Числитель",
@@ -77,12 +79,17 @@ def sheets(month: dt.date) -> list[Sheet]:
                "under_delivered_recipients", "hospital_days", "hospital_minutes"], ("provider_id", "delivered_minutes")),
         Sheet("Показатели (КПЭ)", f"SELECT name_ru, value, unit, numerator, denominator, formula_ru, parameter_note "
               f"FROM marts.mart_kpi WHERE period_kind = 'month_ytd' AND period_end = DATE '{end.isoformat()}' "
-              f"ORDER BY code", ["name_ru", "value", "unit", "numerator", "denominator", "formula_ru",
-                                 "parameter_note"]),
-        Sheet("Охват", f"SELECT municipality, ltc_persons, persons_needing_social_services, coverage_share, target_share, "
-              f"meets_target, base_source FROM marts.mart_coverage WHERE year = {month.year} ORDER BY 1",
-              ["municipality", "ltc_persons", "persons_needing_social_services", "coverage_share", "target_share",
-               "meets_target", "base_source"], ("municipality", "coverage_share")),
+              f"AND oktmo IS NULL ORDER BY code", ["name_ru", "value", "unit", "numerator", "denominator",
+                                                   "formula_ru", "parameter_note"]),
+        Sheet("КПЭ по муниципалитетам", f"SELECT municipality, name_ru, value, unit, numerator, denominator "
+              f"FROM marts.mart_kpi WHERE period_kind = 'month_ytd' AND period_end = DATE '{end.isoformat()}' "
+              f"AND oktmo IS NOT NULL ORDER BY municipality, code",
+              ["municipality", "name_ru", "value", "unit", "numerator", "denominator"]),
+        Sheet("Охват", f"SELECT municipality, ltc_persons, target_persons, persons_needing_social_services, "
+              f"coverage_share, target_share, meets_target, base_source FROM marts.mart_coverage "
+              f"WHERE year = {month.year} ORDER BY 1",
+              ["municipality", "ltc_persons", "target_persons", "persons_needing_social_services", "coverage_share",
+               "target_share", "meets_target", "base_source"], ("municipality", "coverage_share")),
         Sheet("Пункты проката", f"SELECT municipality, point_id, requested, issued, returned, waiting_at_month_end, "
               f"in_use_at_month_end, median_wait_days FROM marts.mart_rental_points WHERE month = {m} ORDER BY 1, 2",
               ["municipality", "point_id", "requested", "issued", "returned", "waiting_at_month_end",

@@ -1,9 +1,11 @@
 WITH s AS (
     SELECT l.person_id, e.start_date AS admitted,
-           greatest(coalesce(e.end_date, e.start_date + o.days), e.start_date + 1) AS left_on
+           greatest(coalesce(e.end_date, e.start_date + coalesce(o.value::int, 1)), e.start_date + 1) AS left_on
     FROM register.cur_health_medical_event e
     JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
-    CROSS JOIN (SELECT value::int AS days FROM ref.setting WHERE key = 'open_hospital_stay_days') o
+    LEFT JOIN ref.care_rule o  -- in force on the admission day (ref.care_rule); none: one day
+        ON o.rule = 'open_hospital_stay_days' AND e.start_date >= o.valid_from
+       AND (o.valid_to IS NULL OR e.start_date <= o.valid_to)
     WHERE e.event_type = 'hospitalisation'
 ), ordered AS (  -- a stay starting after every earlier one has ended begins a new merged stay
     SELECT person_id, admitted, left_on,

@@ -11,7 +11,8 @@ SELECT g.month, k.person_key, g.oktmo, g.provider_id, g.care_level,
        CASE WHEN g.assigned > 0
             THEN round(((2000 * g.delivered + g.assigned) / (2 * g.assigned))::numeric / 1000, 3)
        END AS delivery_ratio,
-       g.delivered < (SELECT value::numeric(12, 6) FROM ref.setting WHERE key = 'under_delivery_share') * g.assigned
-           AS under_delivered
+       g.delivered < r.value::numeric(12, 6) * g.assigned AS under_delivered
 FROM g
 JOIN register.int_person_key k USING (person_id)
+LEFT JOIN ref.care_rule r  -- the threshold in force in the month (a month no rule covers: not judged)
+    ON r.rule = 'under_delivery_share' AND g.month >= r.valid_from AND (r.valid_to IS NULL OR g.month <= r.valid_to)

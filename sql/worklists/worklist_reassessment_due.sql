@@ -12,8 +12,9 @@ WITH as_of AS (
     JOIN register.person_link l ON l.entity = 'health_medical_event' AND l.stg_id = e.stg_id
     WHERE e.event_type = 'hospitalisation'
     GROUP BY l.person_id
-), months AS (
-    SELECT value::int AS n FROM ref.setting WHERE key = 'reassessment_months'
+), months AS (  -- the notice period in force on the as-of day (ref.care_rule)
+    SELECT r.value::int AS n FROM ref.care_rule r, as_of
+    WHERE r.rule = 'reassessment_notice_months' AND as_of.d >= r.valid_from AND (r.valid_to IS NULL OR as_of.d <= r.valid_to)
 )
 SELECT p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
        coalesce(p.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,

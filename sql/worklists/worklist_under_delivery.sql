@@ -1,5 +1,8 @@
 WITH last_month AS (
     SELECT max(month) AS month FROM register.int_package_month
+), share AS (  -- the threshold in force in that month (ref.care_rule, sql/seeds/care_rule.csv)
+    SELECT r.value::numeric(12, 6) AS value FROM ref.care_rule r JOIN last_month lm
+        ON r.rule = 'under_delivery_share' AND lm.month >= r.valid_from AND (r.valid_to IS NULL OR lm.month <= r.valid_to)
 ), rm AS (
     SELECT pm.person_id, pm.provider_id, sum(pm.assigned_minutes)::bigint AS assigned,
            sum(pm.delivered_minutes)::bigint AS delivered
@@ -14,7 +17,8 @@ SELECT p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.bir
        END AS delivery_ratio
 FROM rm
 CROSS JOIN last_month lm
+CROSS JOIN share
 JOIN register.person p USING (person_id)
 JOIN register.int_person_key k USING (person_id)
 LEFT JOIN ref.municipality m ON m.oktmo = p.oktmo
-WHERE rm.delivered < (SELECT value::numeric(12, 6) FROM ref.setting WHERE key = 'under_delivery_share') * rm.assigned
+WHERE rm.delivered < share.value * rm.assigned
