@@ -167,3 +167,48 @@ def test_priority_categories_and_identification_channels_are_the_code_lists(clea
                                         ("500100732258", False), ("123", False), ("77070838931", False)])
 def test_a_provider_inn_has_its_check_digits(inn, valid):
     assert normalize.inn_is_valid(inn) is valid
+
+
+def _recipient(rid: str, surname: str, sex: str, born: dt.date, priority: str | None, start: dt.date,
+               end: dt.date, delivered: dict[dt.date, int]):
+    insert_staging("optima_recipient", export_id="X", recipient_id=rid, surname=surname, first_name="Анна",
+                   patronymic="Петровна" if sex == "F" else "Петрович", sex=sex, birth_date=born, oktmo="20701000",
+                   identified_channel="other", identified_date=start, status="receiving", priority_category=priority)
+    insert_staging("optima_supplement", export_id="X", supplement_id=f"S-{rid}", recipient_id=rid, care_level=2,
+                   minutes_per_week=700, provider_id="PRV1", start_date=start, end_date=end)
+    for month, minutes in delivered.items():
+        insert_staging("optima_care_report", export_id="X", report_id=f"CR-{rid}-{month}", supplement_id=f"S-{rid}",
+                       recipient_id=rid, month=month, service_code="washing", minutes_delivered=minutes)
+
+
+def test_coverage_counts_persons_older_than_working_age_or_disabled_by_the_year_boundary(
+        clean_db, tmp_path, monkeypatch):
+    """2024's boundary (working_age.csv): women from 58, men from 63, by the year's end."""
+    from etl import register
+    from etl.orchestration import pipeline
+
+    feb, mar = d(2024, 2, 1), d(2024, 3, 1)
+    full = {feb: 2900, mar: 3100}  # 700 a week: 2 900 assigned in February (29 days), 3 100 in March
+    _recipient("R1", "Орлова", "F", d(1966, 12, 31), None, feb, d(2024, 3, 31), full)       # 58 by 31 Dec: older
+    _recipient("R2", "Белова", "F", d(1967, 1, 1), None, feb, d(2024, 3, 31), full)         # 57: younger
+    _recipient("R3", "Котов", "M", d(1970, 5, 5), "disabled", feb, d(2024, 3, 31), full)    # younger, disabled
+    _recipient("R4", "Гусев", "M", d(1961, 6, 1), None, feb, d(2024, 3, 31),                # 63: older
+               {feb: 2900, mar: 2000})
+    _recipient("R5", "Жукова", "F", d(1950, 1, 1), None, d(2017, 3, 1), d(2017, 3, 31), {})  # 2017: no boundary
+    register.build()
+    # the under-delivery share changing on 15 March 2024 (0.9 → 0.6) is a month's rule from the month it
+    # is in force on the 1st: March is still judged at 0.9; from April it would be 0.6
+    rules = (sqlmodels.SQL_DIR / "seeds" / "care_rule.csv").read_text(encoding="utf-8").replace(
+        "under_delivery_share,0.9,доля назначенных минут,2000-01-01,,",
+        "under_delivery_share,0.9,доля назначенных минут,2000-01-01,2024-03-14,до\n"
+        "under_delivery_share,0.6,доля назначенных минут,2024-03-15,,")
+    config_with(tmp_path, monkeypatch, care_rule=rules)
+    pipeline.build_marts("coverage")
+    assert query("SELECT year, ltc_persons, target_persons, age_unknown_persons FROM build.mart_coverage "
+                 "ORDER BY year") == [(2017, 1, 0, 1), (2024, 4, 3, 0)]
+    # R4 in March: 2 000 of 3 100 = 0.645 < 0.9 → under-delivered (a share of 0.6 would not say so)
+    assert query("SELECT month, under_delivered FROM build.mart_package_execution_recipient "
+                 "WHERE delivered_minutes = 2000") == [(mar, True)]
+    # a coverage year without a boundary is named by the marts' check, not guessed
+    outcome = {o.check: o for o in quality.run_checkpoint("marts", "coverage") if o.suite == "mart_coverage"}
+    assert outcome["coverage_working_age_known"].unexpected_count == 1

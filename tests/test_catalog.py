@@ -32,7 +32,7 @@ def test_every_model_is_described_and_comes_after_what_it_reads():
     assert sqlmodels.published_schema("worklist_under_delivery") == "worklist"
     assert "int_supplement_grid" in sqlmodels.MATERIALIZED and "int_person_record" not in sqlmodels.MATERIALIZED
     assert "cur_optima_care_report" in sqlmodels.MATERIALIZED  # from sql/current/current.yml
-    assert set(sqlmodels.IN_POSTGRES) == {"mart_kpi", "mart_care_school", "mart_data_quality"}
+    assert set(sqlmodels.IN_POSTGRES) == {"mart_kpi", "mart_care_school", "mart_data_quality", "mart_plan_fact"}
 
 
 def test_a_new_mart_is_one_sql_file_and_its_yaml(sql_copy):

@@ -39,6 +39,14 @@ def region(pg_url, tmp_path_factory):
         (tmp_path / f"{name}.csv").write_bytes((sqlmodels.SQL_DIR / "seeds" / f"{name}.csv").read_bytes())
     (tmp_path / "coverage_base.csv").write_text(
         "year,oktmo,persons,note\n2024,20701000,40,test base\n", encoding="utf-8")
+    # the roadmap's plan for Voronezh (an indicator the file names but plan_indicator.csv does not know: a typo)
+    (tmp_path / "plan.csv").write_text(
+        "indicator,oktmo,month_from,month_to,planned,basis\n"
+        "recipients_level_2,20701000,2024-02-01,2024-03-01,2,test\n"
+        "recipients_level_3,20701000,2024-02-01,,1,test\n"
+        "trainings_relative,20701000,2024-02-01,2024-02-01,2,test\n"
+        "budget_rub,20701000,2024-02-01,2024-02-01,20000,test\n"
+        "recipients_levle_3,20605000,2024-02-01,2024-02-01,1,typo\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LTC_CONFIG_DIR", str(tmp_path))
         yield _build_region(pg_url)
@@ -190,6 +198,31 @@ def test_coverage_and_kpis(region):
     assert local[("year", year, VRN, "staff_experience")][1:] == (0, None, None)  # no staff of Voronezh
 
 
+def test_plans_against_facts(region):
+    got = {(r[0], r[1], r[2]): r[3:] for r in rows(
+        "SELECT month, oktmo, indicator, planned, fact, variance, variance_pct FROM marts.mart_plan_fact")}
+    feb, mar = D(2024, 2, 1), D(2024, 3, 1)
+    # February in Voronezh: P1 at level 2 (plan 2: −1, −50 %), P4 at level 3 (plan 1: on plan)
+    assert got[(feb, VRN, "recipients_level_2")] == (2, 1, -1, pytest.approx(-50.0))
+    assert got[(feb, VRN, "recipients_level_3")] == (1, 1, 0, 0)
+    # March: P1 alone; P4 died in February, the level-3 plan (open-ended) stays
+    assert got[(mar, VRN, "recipients_level_2")] == (2, 1, -1, pytest.approx(-50.0))
+    assert got[(mar, VRN, "recipients_level_3")] == (1, 0, -1, pytest.approx(-100.0))
+    # one relative trained in February against two planned
+    assert got[(feb, VRN, "trainings_relative")] == (2, 1, -1, pytest.approx(-50.0))
+    # the budget: 1 800 + 1 700 minutes delivered in February = 58⅓ hours × 350 ₽ (the packaged tariff)
+    # = 20 416.67 ₽ against 20 000: +416.67, +2.1 %
+    assert got[(feb, VRN, "budget_rub")] == (20000, pytest.approx(20416.67), pytest.approx(416.67),
+                                              pytest.approx(2.1))
+    # no plan for staff: the fact stands alone (CA1 and CA2 at the end of February, where no municipality
+    # is named); the region sums its municipalities
+    assert got[(feb, "00000000", "staff_care_assistant")] == (None, 2, None, None)
+    assert got[(feb, None, "recipients_level_2")] == (2, 1, -1, pytest.approx(-50.0))
+    # the typo's plan: shown, nameless, with its fact of 0 (the check plan_indicator_known names it)
+    assert got[(feb, ANNA, "recipients_levle_3")] == (1, 0, -1, pytest.approx(-100.0))
+    assert rows("SELECT name_ru FROM marts.mart_plan_fact WHERE indicator = 'recipients_levle_3' LIMIT 1") == [(None,)]
+
+
 def test_rental_and_care_school(region):
     assert rows("SELECT month, requested, issued, returned, waiting_at_month_end, in_use_at_month_end, "
                 "median_wait_days FROM marts.mart_rental_points ORDER BY 1") == [
@@ -239,6 +272,9 @@ def test_tkc_role_sees_only_its_municipality(region):
         # KPIs: a ТКЦ reads its municipalities' rows, never the region's (oktmo NULL); the RKC reads all
         assert as_role(role, "SELECT count(*) FROM marts.mart_kpi") == [(0,)]  # nothing in Anna
         assert {r[0] for r in as_role(both, "SELECT DISTINCT oktmo FROM marts.mart_kpi")} == {VRN}
+        # Voronezh's hospitalisation rate as its ТКЦ reads it: 12 000 × 1 stay / 3 recipient-months
+        assert as_role(both, "SELECT numerator, denominator, value FROM marts.mart_kpi WHERE period_kind = 'year' "
+                             "AND code = 'hospitalisation_rate'") == [(1, 3, 4000)]
         assert {r[0] for r in as_role(rkc, "SELECT DISTINCT oktmo FROM marts.mart_kpi")} == {VRN, "00000000", None}
         for forbidden in ("SELECT * FROM marts.mart_data_quality", "SELECT * FROM worklist.worklist_reassessment_due",
                           "SELECT * FROM register.person", "SELECT * FROM staging.health_referral"):

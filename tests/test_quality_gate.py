@@ -256,6 +256,11 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
         "INSERT INTO build.worklist_under_delivery (person_key, provider_id, assigned_minutes, delivered_minutes) "
         "VALUES ('k-test', 'p-test', 10, 20), ('k-test', 'p-test', 10, 20)",
         "INSERT INTO build.worklist_reassessment_due (person_key, reason) VALUES ('k-test', NULL), ('k-test', NULL)",
+        # a municipality's row of the first month twice; the region's fact off by one in the last month
+        "INSERT INTO build.mart_plan_fact SELECT * FROM build.mart_plan_fact WHERE oktmo IS NOT NULL AND fact > 0 "
+        "ORDER BY month, oktmo, indicator LIMIT 1",
+        "UPDATE build.mart_plan_fact SET fact = fact + 1 WHERE oktmo IS NULL AND indicator = 'recipients_level_3' "
+        "AND month = (SELECT max(month) FROM build.mart_plan_fact)",
         "UPDATE build.mart_kpi SET numerator = numerator + 1 WHERE oktmo IS NULL AND period_kind = 'year' "
         "AND code = 'hospitalisation_rate' AND period_end = (SELECT min(period_end) FROM build.mart_kpi WHERE period_kind = 'year')",
     ]
@@ -272,7 +277,8 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
             ("school_counts_consistent", "1 unexpected"),
             ("under_delivery_one_row_per_recipient_provider", "1 unexpected"),
             ("under_delivery_is_under", "2 unexpected"), ("reassessment_one_row_per_recipient", "1 unexpected"),
-            ("reassessment_reason_present", "2 unexpected"), ("kpi_region_sums_municipalities", "1 unexpected")]:
+            ("reassessment_reason_present", "2 unexpected"), ("kpi_region_sums_municipalities", "1 unexpected"),
+            ("plan_fact_grain_unique", "1 unexpected"), ("plan_fact_region_sums_municipalities", "2 unexpected")]:
         assert f"{expectation}: {problem}" in message, (expectation, message)
 
 

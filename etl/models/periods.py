@@ -29,6 +29,7 @@ PERIOD_MARTS = {
     "mart_care_school": ("month", ["month", "oktmo", "trainee_kind"]),
     "mart_kpi": ("date_trunc('month', period_end)::date", ["period_kind", "period_end", "oktmo", "code"]),
     "mart_coverage": ("make_date(year, 12, 1)", ["year", "oktmo"]),
+    "mart_plan_fact": ("month", ["month", "oktmo", "indicator"]),
 }
 _NUMERIC = {"smallint", "integer", "bigint", "numeric", "double precision", "real"}
 

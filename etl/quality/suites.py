@@ -323,6 +323,19 @@ SUITES = [
             "SELECT period_end, code FROM {batch} WHERE source = 'parameter' AND multiplier IS NULL"),
             severity=WARNING),
     ]),
+    Suite("mart_plan_fact", "build", "mart_plan_fact", "marts", [
+        grain_unique("plan_fact_grain_unique", "month", "oktmo", "indicator"),
+        Check("plan_fact_region_sums_municipalities", "UnexpectedRowsExpectation", rows(
+            "SELECT month, indicator FROM {batch} GROUP BY month, indicator "
+            "HAVING coalesce(sum(planned) FILTER (WHERE oktmo IS NULL), 0) "
+            "<> coalesce(sum(planned) FILTER (WHERE oktmo IS NOT NULL), 0) "
+            "OR coalesce(sum(fact) FILTER (WHERE oktmo IS NULL), 0) <> coalesce(sum(fact) FILTER (WHERE oktmo IS NOT NULL), 0)")),
+        # a plan row naming an indicator plan_indicator.csv does not know (a typo in the RKC's file)
+        Check("plan_indicator_known", "UnexpectedRowsExpectation", rows(
+            "SELECT DISTINCT indicator FROM {batch} WHERE name_ru IS NULL"), severity=WARNING),
+        Check("budget_tariff_known", "UnexpectedRowsExpectation", rows(
+            "SELECT month, oktmo FROM {batch} WHERE indicator = 'budget_rub' AND fact IS NULL"), severity=WARNING),
+    ]),
     Suite("mart_package_execution_provider", "build", "mart_package_execution_provider", "marts", [
         grain_unique("provider_grain_unique", "month", "provider_id", "oktmo"),
         Check("provider_counts_consistent", "UnexpectedRowsExpectation", rows(

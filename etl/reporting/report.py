@@ -24,7 +24,8 @@ LABELS = {  # column → header the RKC reads
     "provider_id": "Поставщик", "assigned_minutes": "Назначено, мин", "delivered_minutes": "Оказано, мин",
     "delivery_ratio": "Исполнение", "under_delivered_recipients": "Недопоставка (получателей)",
     "hospital_days": "Дней в стационаре", "hospital_minutes": "Не назначено на дни в стационаре, мин",
-    "year": "Год", "ltc_persons": "Получателей СДУ",
+    "year": "Год", "ltc_persons": "Получателей СДУ", "planned": "План", "fact": "Факт",
+    "variance": "Отклонение", "variance_pct": "Отклонение, %",
     "target_persons": "Из них старше трудоспособного возраста и инвалиды",
     "age_unknown_persons": "Возраст не определён (нет границы в ref.working_age)", "persons_needing_social_services": "Признаны нуждающимися",
     "coverage_share": "Охват, %", "target_share": "Цель, %", "meets_target": "Цель достигнута",
@@ -85,6 +86,9 @@ def sheets(month: dt.date) -> list[Sheet]:
               f"FROM marts.mart_kpi WHERE period_kind = 'month_ytd' AND period_end = DATE '{end.isoformat()}' "
               f"AND oktmo IS NOT NULL ORDER BY municipality, code",
               ["municipality", "name_ru", "value", "unit", "numerator", "denominator"]),
+        Sheet("План и факт", f"SELECT municipality, name_ru, unit, planned, fact, variance, variance_pct "
+              f"FROM marts.mart_plan_fact WHERE month = {m} ORDER BY oktmo NULLS FIRST, indicator",
+              ["municipality", "name_ru", "unit", "planned", "fact", "variance", "variance_pct"]),
         Sheet("Охват", f"SELECT municipality, ltc_persons, target_persons, persons_needing_social_services, "
               f"coverage_share, target_share, meets_target, base_source FROM marts.mart_coverage "
               f"WHERE year = {month.year} ORDER BY 1",
