@@ -218,7 +218,11 @@ def test_figures_stay_right_under_corrections_resubmissions_moves_and_closed_mon
     assert (status["revision"], status["pending_revision"]) == (1, 2)
     changes = status["pending_changes"]
     assert set(changes) == {"mart_package_execution_recipient", "mart_package_execution_provider",
-                            "mart_identification_funnel"}
+                            "mart_identification_funnel", "mart_plan_fact"}
+    # the budget's fact of February: 300 minutes more × 350 ₽ an hour (the packaged tariff) = 1 750 ₽, in
+    # the municipality's row and in the region's
+    assert changes["mart_plan_fact"]["rows_changed"] == 2
+    assert changes["mart_plan_fact"]["measures"]["fact"] == 3500
     # R3, identified on 20 February, no longer receives anything (her supplement from 1 March was cancelled):
     # one receiving fewer, and no longer 10 days from identification to service
     assert changes["mart_identification_funnel"] == {
