@@ -230,10 +230,11 @@ class Clusterer:
                 continue
             if swapped and (l, r) in swapped:
                 self._unswap(l, r, a, b)
-            if (l, r) in namesakes and self._refusal(a, b) is None:
+            if namesakes and (l, r) in namesakes and self._refusal(a, b) is None:
                 self.decisions.append(Decision(l, r, w, "review:namesake"))
                 continue
-            if rivals and (self._ambiguous(l, a, b, w, rivals) or self._ambiguous(r, b, a, w, rivals)):
+            # (most records have no rivals: asked here, not in a call, for a million edges)
+            if (l in rivals and self._ambiguous(l, a, b, w, rivals)) or (r in rivals and self._ambiguous(r, b, a, w, rivals)):
                 self.decisions.append(Decision(l, r, w, "review:ambiguous"))
                 continue
             # Fast path: a cluster without a profile holds only records equal to its root's; two such
