@@ -280,6 +280,60 @@ def cmd_report(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    """`ltcreg export egisso`: read the answers to packages sent, then write (and send) what changed;
+    `ltcreg export answer PACKAGE_ID FILE`: reconcile a package with an answer received as a file."""
+    from etl.base import db
+    from etl.export import egisso
+
+    db.upgrade()
+    if a.target == "answer":
+        if len(a.args) != 2:
+            print("error: export answer PACKAGE_ID FILE", file=sys.stderr)
+            return 2
+        from connectors.common import FileRejected
+
+        try:
+            done = egisso.apply_answer(a.args[0], Path(a.args[1]).read_bytes())
+        except (ValueError, OSError, FileRejected) as e:
+            print(f"error: {a.args[1]}: not an answer to package {a.args[0]}: {e}", file=sys.stderr)
+            return 2
+        _print_answers([done])
+        return 0
+    since = None
+    if a.since:
+        try:
+            since = dt.datetime.fromisoformat(a.since)
+        except ValueError:
+            print(f"error: --since is an ISO date or date and time, got {a.since!r}", file=sys.stderr)
+            return 2
+        since = since if since.tzinfo else since.replace(tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    try:
+        client = egisso.adapter(a.adapter_url, a.it_system)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if client is not None:
+        _print_answers(egisso.collect_answers(client))
+    out = Path(a.out) if a.out else (settings.current().var_dir or Path("var")) / "export" / "egisso"
+    res = egisso.export(out, f"cli-{dt.datetime.now():%Y%m%dT%H%M%S}", since=since,
+                        send=egisso.sender(client) if client is not None else None)
+    print(f"ЕГИССО 10.42.I: {res.sent} recipients in {len(res.packages)} package(s), {res.withdrawn} withdrawn, "
+          f"{res.unchanged} unchanged, {len(res.held)} held back")
+    for p in res.packages:
+        print(f"  {p['folder']}: {p['records']} recipients{', sent' if p.get('client_id') else ''}")
+    for key, messages in res.held:
+        print(f"  held back {key}: {messages[0]}" + (f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""))
+    return 1 if res.held else 0
+
+
+def _print_answers(done) -> None:
+    for r in done:
+        print(f"answer to {r.package_id}: {r.status}, {r.accepted} accepted, {len(r.rejected)} refused")
+        for key, reasons in r.rejected.items():
+            print(f"  refused {key}: {'; '.join(reasons)}")
+
+
 def cmd_access(a) -> int:
     from etl.models import access
     from etl.base import db
@@ -443,6 +497,16 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--month", help="YYYY-MM (default: the previous month)")
     rp.add_argument("--out", help="folder (default LTC_REPORTS_DIR or var/reports)")
     rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export", help="the register's data to ЕГИССО (10.42.I), validated against its XSD")
+    ex.add_argument("target", choices=["egisso", "answer"],
+                    help="egisso: write (and send) what changed; answer PACKAGE_ID FILE: reconcile an answer")
+    ex.add_argument("args", nargs="*", help="for answer: the package id and the answer's file")
+    ex.add_argument("--since", help="re-send what ЕГИССО accepted at or after this ISO date/time")
+    ex.add_argument("--out", help="folder of the packages (default var/export/egisso)")
+    ex.add_argument("--adapter-url", help="the SMEV adapter (default LTC_EGISSO_ADAPTER_URL; unset: files only)")
+    ex.add_argument("--it-system", help="the register's IT system code at the adapter (LTC_EGISSO_IT_SYSTEM)")
+    ex.set_defaults(func=cmd_export)
 
     pe = sub.add_parser("period", help="reporting months: close one (freeze its figures), list, show revisions")
     pe.add_argument("action", choices=["close", "list", "show"])

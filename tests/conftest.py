@@ -75,6 +75,18 @@ def region(tmp_path_factory):
     return out, counts
 
 
+@pytest.fixture
+def loaded(clean_db, region):
+    """The shared generated region landed from its files and linked into the register."""
+    from etl.orchestration import pipeline
+
+    out, _ = region
+    for source in ("health", "smev", "optima"):
+        pipeline.ingest(source, out / source, "test")
+    pipeline.build_register("test")
+    return out
+
+
 def query(sql: str, params=None):
     from etl.base import db
 

@@ -55,18 +55,18 @@ def test_sources_are_one_list_found_from_the_packages(tmp_path):
         module = s.module()
         assert hasattr(module, "open_file" if s.kind == "tables" else "parse"), s.name
     root = _copy(tmp_path)
-    (root / "connectors" / "egisso").mkdir()
-    (root / "connectors" / "egisso" / "__init__.py").write_text(
+    (root / "connectors" / "sfr").mkdir()
+    (root / "connectors" / "sfr" / "__init__.py").write_text(
         "from connectors.source import Entity, Source\n"
-        "SOURCE = Source('egisso', 'ЕГИССО', 'records', (Entity('egisso_record', 'record_id'),), ('.xml',),"
-        " '0 3 * * *', 'connectors.egisso.reader', order=4)\n")
+        "SOURCE = Source('sfr', 'СФР', 'records', (Entity('sfr_record', 'record_id'),), ('.xml',),"
+        " '0 3 * * *', 'connectors.sfr.reader', order=4)\n")
     script = ("import connectors; from etl.models import catalog; from etl.quality import suites; "
-              "print(*[s.name for s in connectors.SOURCES]); print('cur_egisso_record' in catalog.models(), "
-              "'staging.egisso_record' in suites.STAGED_ROWS)")
+              "print(*[s.name for s in connectors.SOURCES]); print('cur_sfr_record' in catalog.models(), "
+              "'staging.sfr_record' in suites.STAGED_ROWS)")
     out = subprocess.run([sys.executable, "-c", script], cwd=root, env={"PYTHONPATH": str(root)},
                          capture_output=True, text=True, timeout=120)
     names, found = out.stdout.splitlines()[-2:]
-    assert names.split() == ["health", "smev", "optima", "egisso"], out.stderr
+    assert names.split() == ["health", "smev", "optima", "sfr"], out.stderr
     assert found == "True True", out.stderr  # its current view and its reconciliation follow
 
 

@@ -45,7 +45,10 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     assert out["errors"] == {}
     dags = out["dags"]
     assert set(dags) == {"ltc_ingest_health", "ltc_ingest_smev", "ltc_ingest_optima", "ltc_register",
-                         "ltc_monthly_report"}
+                         "ltc_monthly_report", "ltc_export_egisso"}
+    # the export to ЕГИССО follows each publication: answers first, then what changed
+    assert dags["ltc_export_egisso"]["tasks"] == ["collect_answers", "export"]
+    assert "Asset" in dags["ltc_export_egisso"]["asset_triggered"]
     assert dags["ltc_monthly_report"]["tasks"] == ["build_report", "send_report"]
     assert dags["ltc_register"]["tasks"] == ["build_marts", "build_register", "expire_held", "publish_marts",
                                              "validate_marts", "validate_register", "validate_staging"]
@@ -60,7 +63,8 @@ def test_every_dag_imports_without_errors_or_database(tmp_path):
     assert {(dag_id, task): n for dag_id, d in dags.items() for task, n in d["retries"].items() if n < 1} == {}
     assert all(n == 2 for dag_id, d in dags.items() if dag_id.startswith("ltc_ingest_") for n in d["retries"].values())
     # database-heavy tasks share the pool the environment names (the stack's ltc_database)
-    assert dags["ltc_register"]["pools"] == dags["ltc_ingest_health"]["pools"] == ["ltc_database"]
+    assert dags["ltc_register"]["pools"] == dags["ltc_ingest_health"]["pools"] == dags["ltc_export_egisso"]["pools"] \
+        == ["ltc_database"]
 
 
 def test_failure_callback_logs_and_records_without_personal_data(clean_db, caplog):

@@ -7,15 +7,6 @@ from etl.quality import gx
 from tests.conftest import publish_checked, query
 
 
-@pytest.fixture
-def loaded(clean_db, region):
-    out, _ = region
-    for source in ("health", "smev", "optima"):
-        pipeline.ingest(source, out / source, "test")
-    pipeline.build_register("test")
-    return out
-
-
 def publish_all(run_id="test"):
     publish_checked(run_id)
 

@@ -27,7 +27,11 @@ TABLES = {  # file in the bundle → (staging entity, field spec, person-bearing
         "address": ("text", False), "oktmo": ("text", False), "phone": ("text", False),
         "priority_category": ("text", False), "identified_channel": ("text", False),
         "identified_date": ("date", False), "status": ("text", True), "status_date": ("date", False),
-        "exit_reason": ("text", False)}, True),
+        "exit_reason": ("text", False),
+        # format 1.2: what the recipient's record in ЕГИССО needs besides (docs/formats/egisso.md)
+        "birth_place": ("text", False), "citizenship": ("text", False), "email": ("text", False),
+        "doc_type": ("text", False), "doc_series": ("text", False), "doc_number": ("text", False),
+        "doc_date": ("date", False), "doc_issuer": ("text", False), "doc_issuer_code": ("text", False)}, True),
     "assessments.csv": ("optima_assessment", {
         "assessment_id": ("text", True), "recipient_id": ("text", True), "assessment_date": ("date", True),
         "care_level": ("int", False), "typing_group": ("int", False), "points": ("decimal", False)}, False),

@@ -75,6 +75,30 @@ class AdapterClient:
         self._post(f"<tns:MessageResult><tns:itSystem>{self.it_system}</tns:itSystem>"
                    f"<tns:MessageId>{message_id}</tns:MessageId></tns:MessageResult>")
 
+    def send(self, client_id: str, content: bytes) -> None:
+        """Send a request (ClientMessage/RequestMessage) whose primary content is the XML document `content`,
+        under our own client id — what its answer is later found by."""
+        document = etree.tostring(parse_xml_bytes(content), encoding="unicode")  # (its root: no declaration)
+        self._post(f"<tns:ClientMessage><tns:itSystem>{self.it_system}</tns:itSystem><tns:RequestMessage>"
+                   f"<tns:RequestMetadata><tns:clientId>{client_id}</tns:clientId></tns:RequestMetadata>"
+                   f"<tns:RequestContent><tns:content><tns:MessagePrimaryContent>{document}"
+                   f"</tns:MessagePrimaryContent></tns:content></tns:RequestContent></tns:RequestMessage>"
+                   f"</tns:ClientMessage>")
+
+    def response_to(self, client_id: str) -> bytes | None:
+        """The answer to our request `client_id` (its ResponseMessage, as bytes), or None while there is none."""
+        r = self._post(f"<tns:FindMessageQuery><tns:itSystem>{self.it_system}</tns:itSystem><tns:specificQuery>"
+                       f"<tns:messageClientIdCriteria><tns:clientId>{client_id}</tns:clientId>"
+                       f"<tns:clientIdCriteria>GET_RESPONSE_BY_REQUEST_CLIENTID</tns:clientIdCriteria>"
+                       f"</tns:messageClientIdCriteria></tns:specificQuery></tns:FindMessageQuery>")
+        content_type = r.headers.get("Content-Type")
+        root = parse_xml_bytes(mtom_root(r.content, content_type if "multipart" in (content_type or "") else None))
+        for result in root.iter("{*}QueryResult"):
+            message = descendant(result, "ResponseMessage")
+            if message is not None:
+                return etree.tostring(message, encoding="utf-8")
+        return None
+
 
 @dataclass
 class PollResult:

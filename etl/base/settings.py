@@ -14,13 +14,13 @@ from pathlib import Path
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*")
 
 
-def size_mb(name: str, text: str) -> int:
-    """A memory size (512MB, 2GB, 1.5G) in MB; at least 16."""
+def size_mb(name: str, text: str, least: int = 16) -> int:
+    """A size (512MB, 2GB, 1.5G) in MB; at least `least`."""
     m = _SIZE.fullmatch(text.upper())
     if not m:
         raise ValueError(f"{name}={text!r}: expected a size such as 512MB or 2GB")
     scale = {"K": 1 / 1024, "": 1 / 1024 ** 2, "M": 1, "G": 1024, "T": 1024 ** 2}[m.group(2)]
-    return max(16, int(float(m.group(1)) * scale))
+    return max(least, int(float(m.group(1)) * scale))
 
 
 def _int(name: str, text: str) -> int:
@@ -62,6 +62,18 @@ SETTINGS = {
     "report_to": Setting("LTC_REPORT_TO", None, "who receives the monthly report"),
     "optima_api_url": Setting("LTC_OPTIMA_API_URL", None, "the OPTIMA export API; unset: bundles from files only"),
     "optima_token": Setting("LTC_OPTIMA_TOKEN", None, "the OPTIMA export API's token", secret=True),
+    "egisso_participant": Setting("LTC_EGISSO_PARTICIPANT", "0000.000000",
+                                  "the region's participant code in ЕГИССО (informationProviderCode, XXXX.NNNNNN)"),
+    "egisso_oszn": Setting("LTC_EGISSO_OSZN", "Орган социальной защиты населения субъекта",
+                           "the body applications are filed with (requestOszn of an application)"),
+    "egisso_namespace": Setting("LTC_EGISSO_NAMESPACE", "ltc-register",
+                                "the region's name for the ЕГИССО uuids (uuid5 of it and each record's key): never change it"),
+    "egisso_package_size": Setting("LTC_EGISSO_PACKAGE_SIZE", "1000", "recipients a 10.42.I package holds (at most 1000)"),
+    "egisso_package_mb": Setting("LTC_EGISSO_PACKAGE_MB", "4MB", "the most a 10.42.I document may weigh (SMEV 3 takes"
+                                 " 5 MB of primary content in a message)"),
+    "egisso_adapter_url": Setting("LTC_EGISSO_ADAPTER_URL", None, "the SMEV adapter the ЕГИССО packages go through;"
+                                  " unset: files only"),
+    "egisso_it_system": Setting("LTC_EGISSO_IT_SYSTEM", None, "the register's IT system code at the SMEV adapter"),
 }
 
 
@@ -84,6 +96,13 @@ class Settings:
     report_to: str | None
     optima_api_url: str | None
     optima_token: str | None
+    egisso_participant: str
+    egisso_oszn: str
+    egisso_namespace: str
+    egisso_package_size: int
+    egisso_package_mb: int
+    egisso_adapter_url: str | None
+    egisso_it_system: str | None
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "Settings":
@@ -92,6 +111,12 @@ class Settings:
         if engine not in ("duckdb", "postgres"):
             raise ValueError(f"LTC_MARTS_ENGINE={raw['marts_engine']!r}: expected duckdb or postgres")
         path = {f: Path(raw[f]) if raw[f] else None for f in ("var_dir", "landing_dir", "reports_dir", "config_dir")}
+        if not re.fullmatch(r"[A-HJ-NP-Z0-9]{4}\.\d{6}", raw["egisso_participant"]):
+            raise ValueError(f"LTC_EGISSO_PARTICIPANT={raw['egisso_participant']!r}: expected a participant code"
+                             " such as 1234.000567 (four letters or digits, a dot, six digits)")
+        package = _int("LTC_EGISSO_PACKAGE_SIZE", raw["egisso_package_size"])
+        if not 1 <= package <= 1000:
+            raise ValueError(f"LTC_EGISSO_PACKAGE_SIZE={package}: a package holds 1 to 1000 recipients")
         return cls(database_url=raw["database_url"], **path, marts_engine=engine,
                    duckdb_memory_mb=size_mb("LTC_DUCKDB_MEMORY", raw["duckdb_memory_mb"]),
                    marts_duckdb_memory_mb=size_mb("LTC_MARTS_DUCKDB_MEMORY", raw["marts_duckdb_memory_mb"]),
@@ -100,7 +125,11 @@ class Settings:
                    if raw["task_retry_delay_s"] else None, db_pool=raw["db_pool"],
                    alert_smtp_conn_id=raw["alert_smtp_conn_id"], alert_to=raw["alert_to"],
                    report_smtp_conn_id=raw["report_smtp_conn_id"], report_to=raw["report_to"],
-                   optima_api_url=raw["optima_api_url"], optima_token=raw["optima_token"])
+                   optima_api_url=raw["optima_api_url"], optima_token=raw["optima_token"],
+                   egisso_participant=raw["egisso_participant"], egisso_oszn=raw["egisso_oszn"],
+                   egisso_namespace=raw["egisso_namespace"], egisso_package_size=package,
+                   egisso_package_mb=size_mb("LTC_EGISSO_PACKAGE_MB", raw["egisso_package_mb"], least=1),
+                   egisso_adapter_url=raw["egisso_adapter_url"], egisso_it_system=raw["egisso_it_system"])
 
     def lines(self) -> list[str]:
         """`VARIABLE = value  # meaning`, secrets shown as set or not."""

@@ -404,6 +404,7 @@ class Generator:
             services = [min(catalogue, key=lambda c: int(c["standard_minutes"]))["code"]]
         sup["services"] = [(code, visits, days) for code in services]
         sup["ippsu"] = f"I-{sup['assessment_id']}"
+        sup["ippsu_number"] = f"{rng.randint(1, 99999):05d}/{sup['start'].year % 100:02d}"  # ЕГИССО: at most 10
         sup["ippsu_issued"] = min(assessed + dt.timedelta(days=rng.randint(1, 10)), start)
         offer = [int(r["value"]) for r in self.residential if _in_force(r, start)]
         sup["need"] = (offer[0] + rng.choice([60, 120, 240]) if offer and level == 3 and rng.random() < 0.05
@@ -668,12 +669,14 @@ class Generator:
             rows.append([rec["recipient_id"], format_snils(d["snils"]) if d["snils"] else "", d["surname"],
                          d["first_name"], d["patronymic"], d["sex"], d["birth_date"].isoformat(), d["address"],
                          d["oktmo"], d["phone"], priority, rec["channel"], rec["identified"].isoformat(),
-                         rec["status"], rec["status_date"].isoformat(), rec["exit_reason"] or ""])
+                         rec["status"], rec["status_date"].isoformat(), rec["exit_reason"] or ""]
+                        + self.identity_document(p))
             self.truth.append(("optima", "optima_recipient", rec["recipient_id"], p.key))
         tables["recipients.csv"] = (["recipient_id", "snils", "surname", "first_name", "patronymic", "sex",
                                      "birth_date", "address", "oktmo", "phone", "priority_category",
                                      "identified_channel", "identified_date", "status", "status_date",
-                                     "exit_reason"], rows)
+                                     "exit_reason", "birth_place", "citizenship", "email", "doc_type", "doc_series",
+                                     "doc_number", "doc_date", "doc_issuer", "doc_issuer_code"], rows)
         tables["assessments.csv"] = (["assessment_id", "recipient_id", "assessment_date", "care_level", "points"],
                                      [[a["assessment_id"], a["recipient_id"], a["date"].isoformat(),
                                        a["level"] or "", a["points"]] for a in self.assessments])
@@ -691,7 +694,7 @@ class Generator:
         tables["ippsu.csv"] = (["ippsu_id", "recipient_id", "assessment_id", "number", "issue_date",
                                 "form_of_service", "provider_id", "end_date"],
                                [[s["ippsu"], s["recipient_id"], s["assessment_id"],
-                                 f"ИППСУ-{s['ippsu'][2:]}", s["ippsu_issued"].isoformat(), "home", s["provider"],
+                                 s["ippsu_number"], s["ippsu_issued"].isoformat(), "home", s["provider"],
                                  s["end"].isoformat() if s["end"] else ""] for s in self.supplements])
         tables["providers.csv"] = (["provider_id", "name", "inn", "ownership", "oktmo"], self.providers())
         tables["care_reports.csv"] = (["report_id", "supplement_id", "recipient_id", "month", "service_code",
@@ -706,6 +709,18 @@ class Generator:
                              "T10:00:00+03:00", corrections)
         counts["optima_corrections"] = sum(fixed.values())
         return counts
+
+    def identity_document(self, p: Person) -> list:
+        """Birth place, citizenship (ОКСМ), e-mail and the passport of a recipient's card (format 1.2), drawn
+        from the care model's own stream, the same for every card of the person."""
+        rng = random.Random(f"identity-{self.cfg.seed}-{p.key}")
+        place = rng.choice(self.munis)["center"]
+        issued = p.birth_date.replace(year=p.birth_date.year + 45) if p.birth_date.month != 2 or p.birth_date.day != 29 \
+            else p.birth_date.replace(year=p.birth_date.year + 45, day=28)
+        email = f"r{rng.randint(1000, 9999)}@example.ru" if rng.random() < 0.2 else ""
+        return [f"г. {place}", "643", email, "passport_rf", f"20{rng.randint(10, 99)}",
+                f"{rng.randint(0, 999999):06d}", issued.isoformat(), "ГУ МВД России по Воронежской области",
+                f"{rng.randint(100, 999)}-{rng.randint(100, 999)}"]
 
     def providers(self) -> list[list]:
         rng = self.care_rng

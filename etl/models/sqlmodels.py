@@ -37,7 +37,8 @@ CONFIG_TABLES = {"ref.kpi_definition": "kpi_definition.csv", "ref.kpi_parameter"
                  "ref.care_rule": "care_rule.csv", "ref.care_schedule_limit": "care_schedule_limit.csv",
                  "ref.working_age": "working_age.csv", "ref.identification_channel": "identification_channel.csv",
                  "ref.priority_category": "priority_category.csv", "ref.care_service": "care_service.csv",
-                 "ref.plan_indicator": "plan_indicator.csv", "ref.plan": "plan.csv"}
+                 "ref.plan_indicator": "plan_indicator.csv", "ref.plan": "plan.csv",
+                 "ref.egisso_code": "egisso_code.csv"}
 
 
 def model_sql(name: str) -> str:

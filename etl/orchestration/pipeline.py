@@ -147,6 +147,37 @@ def publish_marts(run_id: str) -> dict:
 
 
 @guarded
+def collect_egisso_answers(run_id: str) -> dict:
+    """ЕГИССО's answers to the packages sent (through the SMEV adapter, when one is configured), reconciled."""
+    from etl.export import egisso
+
+    db.upgrade()
+    client = egisso.adapter()
+    done = egisso.collect_answers(client) if client is not None else []
+    summary = {"answers": len(done), "accepted": sum(r.accepted for r in done),
+               "refused": sum(len(r.rejected) for r in done), "adapter": client is not None}
+    record_step(run_id, "ltc_export_egisso", "collect_answers", "success", summary)
+    return summary
+
+
+@guarded
+def export_egisso(run_id: str, out: Path | None = None) -> dict:
+    """What changed since ЕГИССО's last accepted state, as 10.42.I packages validated against the XSD:
+    written to var/export/egisso (or `out`), and sent when an SMEV adapter is configured."""
+    from etl.export import egisso
+
+    db.upgrade()
+    client = egisso.adapter()
+    res = egisso.export(Path(out or (settings.current().var_dir or db.var_dir()) / "export" / "egisso"), run_id,
+                        send=egisso.sender(client) if client is not None else None)
+    # the register ids held back, never their values (the schema's messages name elements, not data)
+    summary = {"packages": len(res.packages), "recipients": res.sent, "withdrawn": res.withdrawn,
+               "unchanged": res.unchanged, "held_back": [key for key, _ in res.held]}
+    record_step(run_id, "ltc_export_egisso", "export", "success", summary)
+    return summary
+
+
+@guarded
 def run_all(landing_base: str | None, run_id: str) -> dict:
     """The whole pipeline without Airflow (used by `ltcreg run` and tests). Two runs on one database
     go one after the other: the marts are built into one `build` schema, validated there and then

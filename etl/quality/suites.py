@@ -45,6 +45,15 @@ def rule(name: str, on: str) -> str:
             f" AND (r.valid_to IS NULL OR {on} <= r.valid_to))")
 
 
+def region_sums(name: str, grain: tuple[str, ...], measures: tuple[str, ...]) -> Check:
+    """A mart's region rows (oktmo NULL) are the sum of its municipalities' rows (the unknown one
+    included), measure by measure, for every value of the grain."""
+    by = ", ".join(grain)
+    differs = " OR ".join(f"coalesce(sum({m}) FILTER (WHERE oktmo IS NULL), 0) "
+                          f"<> coalesce(sum({m}) FILTER (WHERE oktmo IS NOT NULL), 0)" for m in measures)
+    return Check(name, "UnexpectedRowsExpectation", rows(f"SELECT {by} FROM {{batch}} GROUP BY {by} HAVING {differs}"))
+
+
 def grain_unique(name: str, *grain: str, shown: tuple[str, ...] | None = None) -> Check:
     """A model's grain holds: no two rows share these columns (the sample shows `shown`, by default the
     grain itself)."""
@@ -314,10 +323,7 @@ SUITES = [
     Suite("mart_kpi", "build", "mart_kpi", "marts", [
         grain_unique("kpi_grain_unique", "period_kind", "period_end", "oktmo", "code"),
         # the region's figure is its municipalities' (the unknown one included): every numerator adds up
-        Check("kpi_region_sums_municipalities", "UnexpectedRowsExpectation", rows(
-            "SELECT period_kind, period_end, code FROM {batch} GROUP BY period_kind, period_end, code "
-            "HAVING coalesce(sum(numerator) FILTER (WHERE oktmo IS NULL), 0) "
-            "<> coalesce(sum(numerator) FILTER (WHERE oktmo IS NOT NULL), 0)")),
+        region_sums("kpi_region_sums_municipalities", ("period_kind", "period_end", "code"), ("numerator",)),
         Check("kpi_parameters_present", "UnexpectedRowsExpectation", rows(
             # an indicator needing a figure from outside our sources has no parameter for its year
             "SELECT period_end, code FROM {batch} WHERE source = 'parameter' AND multiplier IS NULL"),
@@ -325,11 +331,7 @@ SUITES = [
     ]),
     Suite("mart_plan_fact", "build", "mart_plan_fact", "marts", [
         grain_unique("plan_fact_grain_unique", "month", "oktmo", "indicator"),
-        Check("plan_fact_region_sums_municipalities", "UnexpectedRowsExpectation", rows(
-            "SELECT month, indicator FROM {batch} GROUP BY month, indicator "
-            "HAVING coalesce(sum(planned) FILTER (WHERE oktmo IS NULL), 0) "
-            "<> coalesce(sum(planned) FILTER (WHERE oktmo IS NOT NULL), 0) "
-            "OR coalesce(sum(fact) FILTER (WHERE oktmo IS NULL), 0) <> coalesce(sum(fact) FILTER (WHERE oktmo IS NOT NULL), 0)")),
+        region_sums("plan_fact_region_sums_municipalities", ("month", "indicator"), ("planned", "fact")),
         # a plan row naming an indicator plan_indicator.csv does not know (a typo in the RKC's file)
         Check("plan_indicator_known", "UnexpectedRowsExpectation", rows(
             "SELECT DISTINCT indicator FROM {batch} WHERE name_ru IS NULL"), severity=WARNING),

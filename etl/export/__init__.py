@@ -1,0 +1,2 @@
+"""What leaves the register for other systems: the ЕГИССО export (egisso.py). Personal data leaves only
+in its packages, each audited."""
