@@ -62,3 +62,28 @@ def test_a_malformed_model_is_refused_with_its_reason(sql_copy, sql, yml, messag
     (sql_copy / "marts" / "mart_bad_too.yml").write_text("description: d\ngrain: g\n")
     with pytest.raises(catalog.CatalogError, match=message):
         catalog.models()
+
+
+def test_a_column_a_migration_adds_to_a_staging_table_reaches_the_views(clean_db):
+    """PostgreSQL expands `s.*` when a view is made: the views are made again when a table they read
+    gains a column (seen: the ЕГИССО export failing on an upgraded database, "column r.email does not
+    exist", after migration 0023 added it to staging.optima_recipient)."""
+    import psycopg2
+    import pytest
+
+    from etl.base import db
+    from tests.conftest import query
+
+    with db.transaction() as conn, conn.cursor() as cur:
+        sqlmodels.apply_views(cur)
+    query("ALTER TABLE staging.optima_recipient ADD COLUMN added_later text")
+    try:
+        with db.transaction() as conn, conn.cursor() as cur:
+            sqlmodels.apply_views(cur)
+        assert query("SELECT count(added_later) FROM register.cur_optima_recipient") == [(0,)]
+    finally:
+        query("ALTER TABLE staging.optima_recipient DROP COLUMN added_later CASCADE")
+        with db.transaction() as conn, conn.cursor() as cur:
+            sqlmodels.apply_views(cur)
+    with pytest.raises(psycopg2.errors.UndefinedColumn):
+        query("SELECT added_later FROM register.cur_optima_recipient")

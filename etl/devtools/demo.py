@@ -60,18 +60,35 @@ def load_dag(module_file: Path, dag_id: str):
     raise LookupError(f"{dag_id} not in {module_file}")
 
 
-def _demo_database(persons: int, seed: int) -> str:
-    """Create (once) the embedded server's database of this demo and point DATABASE_URL at it."""
+def _landing_digest(landing: Path) -> str:
+    """What the generator wrote, in 8 hex digits: a generator changed since the last demo writes another region."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(landing)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:8]
+
+
+def _demo_database(persons: int, seed: int, digest: str) -> str:
+    """Create (once) the embedded server's database of this demo and point DATABASE_URL at it. A region of
+    the same size and seed from another generator (another digest) is another region: its database is
+    dropped, not landed on (two regions of one seed share people and contradict each other)."""
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg2
 
     admin = db.embedded_server_url()
-    name = f"ltc_demo_{int(persons)}_{int(seed)}"
+    prefix = f"ltc_demo_{int(persons)}_{int(seed)}"
+    name = f"{prefix}_{digest}"
     conn = psycopg2.connect(admin)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE (datname = %s OR datname LIKE %s) AND datname <> %s",
+                        (prefix, prefix + "\\_%", name))
+            for (stale,) in cur.fetchall():
+                cur.execute(f'DROP DATABASE "{stale}" WITH (FORCE)')
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
                 cur.execute(f'CREATE DATABASE "{name}"')
@@ -86,7 +103,7 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
 
     out = Path(out or db.var_dir() / "demo")
     landing = out / "landing"
-    progress = Progress(7)
+    progress = Progress(8)
 
     progress.step(f"generating a region of {persons} persons (seed {seed}) into {landing}")
     shutil.rmtree(landing, ignore_errors=True)  # another size's files must not land with this one's
@@ -95,7 +112,8 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
 
     where = "DATABASE_URL"
     if not settings.current().database_url:
-        where = f"database {_demo_database(persons, seed)} of the embedded server under {db.var_dir() / 'pgdata'}"
+        where = (f"database {_demo_database(persons, seed, _landing_digest(landing))} of the embedded server under "
+                 f"{db.var_dir() / 'pgdata'}")
     progress.step(f"preparing PostgreSQL ({where}) and Alembic migrations")
     db.upgrade()
     progress.done()
@@ -120,6 +138,12 @@ def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airfl
                 failed.append(dag.dag_id)
         progress.step("DAG ltc_register (register → expectations → marts → publication)")
         dag = load_dag(DAGS_DIR / "ltc_register.py", "ltc_register")
+        dr = dag.test()
+        progress.done(f"state {dr.state}")
+        if str(dr.state) != "success":
+            failed.append(dag.dag_id)
+        progress.step("DAG ltc_export_egisso (ЕГИССО 10.42.I packages, validated against the XSD)")
+        dag = load_dag(DAGS_DIR / "ltc_export_egisso.py", "ltc_export_egisso")
         dr = dag.test()
         progress.done(f"state {dr.state}")
         if str(dr.state) != "success":
@@ -184,6 +208,13 @@ def print_summary(out: Path, run_seconds: float) -> None:
         print(f"mart written to {target}")
         cur.execute("SELECT count(*) FROM register.review WHERE status = 'open'")
         print(f"review queue: {cur.fetchone()[0]} open pairs (ltcreg review list)")
+        cur.execute("SELECT count(*), coalesce(sum(records), 0), max(folder) FROM audit.egisso_package")
+        packages, recipients, folder = cur.fetchone()
+        cur.execute("SELECT count(*) FROM audit.egisso_object WHERE status = 'held'")
+        held = cur.fetchone()[0]
+        where = f", in {Path(folder).parent}" if folder else ""
+        print(f"ЕГИССО export (all runs): {packages} package(s) of {recipients} recipients written{where}; {held} held back "
+              "by the schema (ltcreg export egisso lists them; no adapter configured: files only)")
     if last is not None:
         from etl.reporting import report
 

@@ -57,14 +57,22 @@ def published_schema(name: str) -> str:
 
 def apply_views(cur) -> None:
     """(Re)create the intermediate views whose definition changed (a hash in each view's comment), and
-    every view depending on them, so a changed definition (even its columns) takes effect."""
+    every view depending on them, so a changed definition (even its columns) takes effect. The hash
+    covers the columns of the tables the views read too: PostgreSQL expands `s.*` once, when a view is
+    made, so a column a migration adds to a staging table (the card's e-mail, the supplement's ИППСУ)
+    reached no view of an upgraded database until the view was made again (seen: the ЕГИССО export
+    failing on "column r.email does not exist" after migration 0023)."""
     import hashlib
 
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_views'))")  # tasks run in parallel
+    cur.execute("SELECT string_agg(table_schema || '.' || table_name || '.' || column_name || ':' || data_type, ','"
+                " ORDER BY table_schema, table_name, ordinal_position) FROM information_schema.columns"
+                " WHERE table_schema IN ('staging', 'ref', 'audit')")
+    tables = cur.fetchone()[0] or ""
     changed = False
     for name in INTERMEDIATE:
         text = model_sql(name)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        digest = hashlib.sha256((text + tables).encode()).hexdigest()[:16]
         cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f"register.{name}",))
         current = cur.fetchone()[0]
         if not changed and current == f"sql:{digest}":
