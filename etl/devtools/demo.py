@@ -88,7 +88,10 @@ def _demo_database(persons: int, seed: int, digest: str) -> str:
             cur.execute("SELECT datname FROM pg_database WHERE (datname = %s OR datname LIKE %s) AND datname <> %s",
                         (prefix, prefix + "\\_%", name))
             for (stale,) in cur.fetchall():
-                cur.execute(f'DROP DATABASE "{stale}" WITH (FORCE)')
+                try:  # not WITH (FORCE): a database someone still uses (a server, a psql) is left alone
+                    cur.execute(f'DROP DATABASE "{stale}"')
+                except psycopg2.errors.ObjectInUse:
+                    print(f"      {stale} (another region of this size and seed) is in use: left in place", flush=True)
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
                 cur.execute(f'CREATE DATABASE "{name}"')
@@ -98,10 +101,43 @@ def _demo_database(persons: int, seed: int, digest: str) -> str:
     return name
 
 
+class DemoBusy(RuntimeError):
+    pass
+
+
+def _lock(out: Path):
+    """One demo at a time per output folder: a second one would rewrite the landing files and the
+    database under the first."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise DemoBusy(f"another demo (process {holder}) is running in {out}; wait for it or stop it") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 def run(persons: int = 2000, seed: int = 42, out: Path | None = None, keep_airflow: bool = False) -> int:
+    out = Path(out or db.var_dir() / "demo")
+    lock = _lock(out)
+    try:
+        return _run(persons, seed, out, keep_airflow)
+    finally:
+        lock.close()
+
+
+def _run(persons: int, seed: int, out: Path, keep_airflow: bool) -> int:
     from etl.devtools.generate import generate
 
-    out = Path(out or db.var_dir() / "demo")
     landing = out / "landing"
     progress = Progress(8)
 
