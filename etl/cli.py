@@ -327,6 +327,21 @@ def cmd_export(a) -> int:
     return 1 if res.held else 0
 
 
+def cmd_serve(a) -> int:
+    from urllib.parse import urlsplit, urlunsplit
+
+    from etl.base import db
+    from etl.web import serve
+
+    if a.database:  # another database of the same server (the embedded one is started when it is not running)
+        os.environ["DATABASE_URL"] = urlunsplit(urlsplit(db.database_url())._replace(path="/" + a.database))
+    db.upgrade()
+    print(f"Регистр СДУ: экраны на http://{a.host}:{a.port}/ (учётные записи: ltcreg access grant-tkc | grant-rkc "
+          "ИМЯ --password …)", flush=True)
+    serve(a.host, a.port)
+    return 0
+
+
 def _print_answers(done) -> None:
     for r in done:
         print(f"answer to {r.package_id}: {r.status}, {r.accepted} accepted, {len(r.rejected)} refused")
@@ -507,6 +522,12 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--adapter-url", help="the SMEV adapter (default LTC_EGISSO_ADAPTER_URL; unset: files only)")
     ex.add_argument("--it-system", help="the register's IT system code at the adapter (LTC_EGISSO_IT_SYSTEM)")
     ex.set_defaults(func=cmd_export)
+
+    sv = sub.add_parser("serve", help="the screens: worklists, review queue, person card, dashboards (web)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8088)
+    sv.add_argument("--database", help="a database of the configured (or embedded) server by name, e.g. a demo's")
+    sv.set_defaults(func=cmd_serve)
 
     pe = sub.add_parser("period", help="reporting months: close one (freeze its figures), list, show revisions")
     pe.add_argument("action", choices=["close", "list", "show"])

@@ -34,7 +34,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # Everything a run writes: every table of these schemas (reference data in ref is kept).
-DATA_SCHEMAS = ["raw", "staging", "quarantine", "register", "audit", "build", "marts", "worklist", "frozen"]
+DATA_SCHEMAS = ["raw", "staging", "quarantine", "register", "audit", "build", "marts", "worklist", "frozen", "web"]
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +163,27 @@ def publish_checked(run_id: str = "test") -> None:
     pipeline.build_marts(run_id)
     pipeline.validate("marts", run_id)
     pipeline.publish_marts(run_id)
+
+
+def png_colours(png: bytes) -> int:
+    """Distinct pixel values in a sample of a screenshot (8-bit RGB or RGBA PNG): a blank page has one.
+    Read with zlib alone — no imaging library for one check."""
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "a PNG"
+    pos, idat, width, channels = 8, b"", None, None
+    while pos < len(png):
+        (length,), kind = struct.unpack(">I", png[pos:pos + 4]), png[pos + 4:pos + 8]
+        chunk = png[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, _h, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and color in (2, 6), (depth, color)
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels + 1  # a filter byte leads each row; filtered bytes still differ where pixels do
+    return len({raw[i:i + channels] for row in range(0, len(raw), stride)
+                for i in range(row + 1, row + stride, channels * 7)})

@@ -35,6 +35,15 @@ def test_every_model_is_described_and_comes_after_what_it_reads():
     assert set(sqlmodels.IN_POSTGRES) == {"mart_kpi", "mart_care_school", "mart_data_quality", "mart_plan_fact"}
 
 
+def test_a_worklist_is_named_for_its_screen(sql_copy):
+    assert all(catalog.models()[n].title for n in catalog.named("worklists"))
+    (sql_copy / "worklists" / "worklist_untitled.sql").write_text("SELECT 1 AS item_key\n")
+    (sql_copy / "worklists" / "worklist_untitled.yml").write_text("description: d\ngrain: item_key\n")
+    catalog.models.cache_clear()
+    with pytest.raises(catalog.CatalogError, match="worklist_untitled.yml: title is empty"):
+        catalog.models()
+
+
 def test_a_new_mart_is_one_sql_file_and_its_yaml(sql_copy):
     (sql_copy / "marts" / "mart_a_new_one.sql").write_text(
         "SELECT month, sum(recipients) AS recipients FROM build.mart_recipients_by_level GROUP BY month\n")

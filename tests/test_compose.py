@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "var" / "cache"
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-[^}]*)?\}")
 REQUIRED_SERVICES = {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                     "airflow-triggerer", "airflow-worker", "airflow-init"}
+                     "airflow-triggerer", "airflow-worker", "airflow-init", "web"}
 
 
 def compose_schema() -> dict:
@@ -85,6 +85,18 @@ def test_compose_file_is_valid_and_complete():
     assert shared["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis")
     assert any(k.startswith("AIRFLOW_CONN_") for k in shared)
     assert "/airflow" in shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] and env["REGISTER_DB"] in shared["DATABASE_URL"]
+    # the screens: the project's `ltcreg serve` on all interfaces, on the register database, once it is migrated
+    web = services["web"]
+    assert web["image"] == "ltc-register:latest"
+    assert web["entrypoint"] + web["command"] == ["ltcreg", "serve", "--host", "0.0.0.0", "--port", "8088"]
+    assert web["ports"] == [f"{env['LTC_WEB_PORT']}:8088"]
+    assert web["environment"]["DATABASE_URL"] == shared["DATABASE_URL"]
+    assert web["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
+    from etl.base import settings
+
+    known = {s.env: s.default for s in settings.SETTINGS.values()}
+    for key in ("LTC_WEB_IDLE_MINUTES", "LTC_WEB_SESSION_HOURS", "LTC_WEB_SECURE_COOKIE"):
+        assert key in web["environment"] and key in env and key in known, key
 
 
 def test_dockerfile_copies_what_exists_and_pins_from_constraints():

@@ -12,7 +12,7 @@ from etl.base import db
 from etl.orchestration import pipeline
 from etl import register
 from tests.conftest import insert_staging as insert
-from tests.conftest import query, truncate_all
+from tests.conftest import png_colours, query, truncate_all
 
 D = dt.date
 VRN, ANNA = "20701000", "20605000"
@@ -291,9 +291,7 @@ def test_tkc_role_sees_only_its_municipality(region):
 
 def test_monthly_report_matches_the_marts_and_renders(region, tmp_path):
     import shutil
-    import struct
     import subprocess
-    import zlib
 
     from openpyxl import load_workbook
 
@@ -323,21 +321,5 @@ def test_monthly_report_matches_the_marts_and_renders(region, tmp_path):
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1280,1400", f"--screenshot={shot}", f"file://{out['html']}"],
                    check=True, capture_output=True, timeout=120)
-    # decode the PNG (8-bit RGB/RGBA) and count distinct pixel values: a blank page has one
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", None
-    while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        chunk = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, _h, depth, color = struct.unpack(">IIBB", chunk[:10])
-            assert depth == 8 and color in (2, 6)
-            channels = 3 if color == 2 else 4
-        elif kind == b"IDAT":
-            idat += chunk
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    stride = width * channels + 1
-    colours = {raw[i:i + channels] for row in range(0, len(raw), stride) for i in range(row + 1, row + stride, channels * 7)}
-    assert len(colours) > 20, f"screenshot looks blank ({len(colours)} colours)"
+    colours = png_colours(shot.read_bytes())
+    assert colours > 20, f"screenshot looks blank ({colours} colours)"

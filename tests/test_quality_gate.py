@@ -228,7 +228,10 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
     every table made wrong at once, each expectation named in the gate's message)."""
     from etl.models import sqlmodels
 
-    assert {m for m in sqlmodels.MARTS} <= {s.table for s in quality.SUITES if s.schema == "build"}
+    from etl.models import catalog
+
+    checked = {s.table for s in quality.SUITES if s.schema == "build"}
+    assert set(sqlmodels.MARTS) <= checked and set(catalog.named("worklists")) <= checked
     pipeline.build_marts("all-wrong")
     for table in ("mart_package_execution_provider", "mart_coverage", "mart_rental_points", "mart_care_school"):
         assert query(f"SELECT count(*) FROM build.{table}")[0][0] > 1, table  # the fixture fills them
@@ -255,6 +258,11 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
         "UPDATE build.mart_kpi SET numerator = numerator + 1 WHERE oktmo IS NULL AND period_kind = 'year' "
         "AND code = 'hospitalisation_rate' AND period_end = (SELECT min(period_end) FROM build.mart_kpi WHERE period_kind = 'year')",
     ]
+    screens = [n for n in catalog.named("worklists")
+               if n not in ("worklist_under_delivery", "worklist_reassessment_due")]
+    assert len(screens) == 7
+    violations += [f"INSERT INTO build.{n} (item_key, person_key) VALUES ('k-test', 'k-test'), ('k-test', 'k-test')"
+                   for n in screens]  # an item twice
     for statement in violations:
         query(statement)
     with pytest.raises(quality.GateFailed) as e:
@@ -269,7 +277,13 @@ def test_every_mart_and_worklist_has_a_suite_that_can_fail(loaded):
             ("under_delivery_one_row_per_recipient_provider", "1 unexpected"),
             ("under_delivery_is_under", "2 unexpected"), ("reassessment_one_row_per_recipient", "1 unexpected"),
             ("reassessment_reason_present", "2 unexpected"), ("kpi_region_sums_municipalities", "1 unexpected"),
-            ("plan_fact_grain_unique", "1 unexpected"), ("plan_fact_region_sums_municipalities", "2 unexpected")]:
+            ("plan_fact_grain_unique", "1 unexpected"), ("plan_fact_region_sums_municipalities", "2 unexpected"),
+            ("assessment_overdue_one_row_per_item", "1 unexpected"),
+            ("recognised_without_package_one_row_per_item", "1 unexpected"),
+            ("dead_receiving_one_row_per_item", "1 unexpected"), ("hospitalised_now_one_row_per_item", "1 unexpected"),
+            ("no_care_report_one_row_per_item", "1 unexpected"),
+            ("supplement_expiring_one_row_per_item", "1 unexpected"),
+            ("priority_waiting_one_row_per_item", "1 unexpected")]:
         assert f"{expectation}: {problem}" in message, (expectation, message)
 
 

@@ -74,6 +74,10 @@ SETTINGS = {
     "egisso_adapter_url": Setting("LTC_EGISSO_ADAPTER_URL", None, "the SMEV adapter the ЕГИССО packages go through;"
                                   " unset: files only"),
     "egisso_it_system": Setting("LTC_EGISSO_IT_SYSTEM", None, "the register's IT system code at the SMEV adapter"),
+    "web_idle_minutes": Setting("LTC_WEB_IDLE_MINUTES", "30", "a screen session ends after this many idle minutes"),
+    "web_session_hours": Setting("LTC_WEB_SESSION_HOURS", "8", "and at the latest this many hours after its log-in"),
+    "web_secure_cookie": Setting("LTC_WEB_SECURE_COOKIE", "1", "1: the session cookie is sent over HTTPS only "
+                                 "(0 for a plain-HTTP test or demo)"),
 }
 
 
@@ -103,6 +107,9 @@ class Settings:
     egisso_package_mb: int
     egisso_adapter_url: str | None
     egisso_it_system: str | None
+    web_idle_minutes: int
+    web_session_hours: int
+    web_secure_cookie: bool
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "Settings":
@@ -129,7 +136,10 @@ class Settings:
                    egisso_participant=raw["egisso_participant"], egisso_oszn=raw["egisso_oszn"],
                    egisso_namespace=raw["egisso_namespace"], egisso_package_size=package,
                    egisso_package_mb=size_mb("LTC_EGISSO_PACKAGE_MB", raw["egisso_package_mb"], least=1),
-                   egisso_adapter_url=raw["egisso_adapter_url"], egisso_it_system=raw["egisso_it_system"])
+                   egisso_adapter_url=raw["egisso_adapter_url"], egisso_it_system=raw["egisso_it_system"],
+                   web_idle_minutes=_int("LTC_WEB_IDLE_MINUTES", raw["web_idle_minutes"]),
+                   web_session_hours=_int("LTC_WEB_SESSION_HOURS", raw["web_session_hours"]),
+                   web_secure_cookie=raw["web_secure_cookie"] not in ("0", "false", "no"))
 
     def lines(self) -> list[str]:
         """`VARIABLE = value  # meaning`, secrets shown as set or not."""

@@ -188,11 +188,45 @@ def _run(persons: int, seed: int, out: Path, keep_airflow: bool) -> int:
         if not keep_airflow:
             shutil.rmtree(home, ignore_errors=True)
     print_summary(out, run_seconds=time.monotonic() - t_run)
+    print_screens(embedded=where != "DATABASE_URL")
     if failed:
         print(f"\nFAILED: {', '.join(failed)} — see the validation messages above and audit.pipeline_run",
               file=sys.stderr)
         return 1
     return 0
+
+
+def print_screens(embedded: bool, port: int = 8088) -> None:
+    """How to open the screens on what the demo built. On the embedded server (a machine's own sample
+    data) the demo makes an RKC and a ТКЦ log-in with new random passwords each run; on a configured
+    server it makes none — log-ins there are the RKC's to grant."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    from etl.models import access
+
+    ltcreg = Path(sys.executable).with_name("ltcreg")
+    try:
+        ltcreg = ltcreg.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    print("\n=== Screens (ltcreg serve) ===")
+    if not embedded:
+        print(f"{ltcreg} serve  →  http://127.0.0.1:{port}/ ; log-ins: ltcreg access grant-rkc | grant-tkc ИМЯ --password …")
+        return
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT oktmo, min(municipality) FROM marts.mart_recipients_by_level GROUP BY 1 "
+                    "ORDER BY sum(recipients) DESC, 1 LIMIT 1")
+        busiest = cur.fetchone()
+    rkc_password = secrets.token_urlsafe(9)
+    access.grant_rkc("demo_rkc", worklists=True, password=rkc_password)
+    print(f"{ltcreg} serve --database {urlsplit(db.database_url()).path.lstrip('/')} --port {port}")
+    print(f"  then http://127.0.0.1:{port}/ — РКЦ: demo_rkc / {rkc_password}", end="")
+    if busiest:
+        tkc_password = secrets.token_urlsafe(9)
+        access.grant_tkc("demo_tkc", busiest[0], worklists=True, password=tkc_password)
+        print(f"; ТКЦ ({busiest[1]}): demo_tkc / {tkc_password}", end="")
+    print("\n  (a browser on another machine over plain HTTP: also LTC_WEB_SECURE_COOKIE=0 and --host 0.0.0.0)")
 
 
 def print_summary(out: Path, run_seconds: float) -> None:

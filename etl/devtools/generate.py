@@ -363,13 +363,15 @@ class Generator:
                     s_id = self.seq("S")
                     sup = {"supplement_id": s_id, "recipient_id": rec["recipient_id"], "assessment_id": a_id,
                            "level": level, "minutes": minutes, "start": start,
-                           "end": end if end <= cfg.as_of else None,
+                           "end": end,  # a date after the data's end is the planned one (the reassessment)
                            "provider": f"PRV{rng.randint(1, PROVIDERS):03d}"}
                     self.care_plan(sup, cap, current)
                     self.supplements.append(sup)
                     status, status_date = "receiving", start
                     self.monthly_reports(sup, min(end, cfg.as_of))
                     self.medical_events(p, start, min(end, cfg.as_of))
+                    if p.death_date and end == p.death_date and self.care_rng.random() < 0.05:
+                        sup["end"] = None  # ЕИС never closed it: the care stopped, the supplement did not
                     if refused and end <= cfg.as_of:
                         status, exit_reason, status_date = "exited", "refusal", end
                         break
@@ -416,12 +418,16 @@ class Generator:
         m = month_start(sup["start"])
         assistant = f"CA{rng.randint(1, 400):04d}"
         under = rng.random() < 0.03
+        # one supplement in fifty still in force at the data's end has no report of its last month yet
+        late = last_day == self.cfg.as_of and self.care_rng.random() < 0.02
         while m <= last_day:
             first = max(m, sup["start"])
             last = min(add_months(m, 1) - dt.timedelta(days=1), last_day)
             days = (last - first).days + 1
             due = sup["minutes"] * days / 7
             delivered_total = due * (rng.uniform(0.6, 0.9) if under else rng.uniform(1.0, 1.05))
+            if late and m == month_start(last_day):
+                break  # (after the month's draw: the draws of everything else stay as they were)
             for code, share in self.service_shares(sup):
                 self.reports.append({"report_id": self.seq("CR"), "supplement_id": sup["supplement_id"],
                                      "recipient_id": sup["recipient_id"], "month": m, "service": code,

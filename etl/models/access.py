@@ -39,11 +39,24 @@ def _check_role(name: str) -> None:
 
 
 def _ensure_login(cur, role: str, password: str | None) -> None:
+    """The login role, its database password and the same password for the screens (web.user_account,
+    hashed: an embedded or trust-authenticated server checks none); the service may act as it (SET ROLE),
+    which is how the screens read under its row-level security."""
+    from etl.base.passwords import hash_password
+
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
     if cur.fetchone() is None:
         cur.execute(f"CREATE ROLE {role} LOGIN")
+    cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if not cur.fetchone()[0]:
+        cur.execute(f"GRANT {role} TO current_user")
     if password:
+        if len(password) < 8:
+            raise ValueError("a password has at least 8 characters")
         cur.execute(f"ALTER ROLE {role} PASSWORD %s", (password,))
+        cur.execute("""INSERT INTO web.user_account (login, password_hash) VALUES (%s, %s)
+                       ON CONFLICT (login) DO UPDATE SET password_hash = excluded.password_hash, disabled = false""",
+                    (role, hash_password(password)))
 
 
 def grant_tkc(role: str, oktmo: str | list[str], worklists: bool = False, password: str | None = None) -> None:

@@ -23,7 +23,7 @@ import connectors
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = {"current": "register", "intermediate": "register", "marts": "marts", "worklists": "worklist"}
 _REFERENCE = re.compile(r"\b(register|build)\.([a-z_][a-z0-9_]*)\b")
-_KEYS = {"name", "description", "grain", "materialized", "engine", "engine_reason", "contains_identities"}
+_KEYS = {"name", "title", "description", "grain", "materialized", "engine", "engine_reason", "contains_identities"}
 
 
 class CatalogError(ValueError):
@@ -40,6 +40,7 @@ class Model:
     materialized: str = "view"      # view | table (register models: computed once per DuckDB build)
     engine: str | None = None       # "postgres": PostgreSQL computes it in either engine
     contains_identities: bool = False
+    title: str | None = None        # what the people who read it call it (screens, the report)
 
     @property
     def schema(self) -> str:
@@ -99,8 +100,8 @@ def _read(path: Path, layer: str) -> Model:
         raise CatalogError(f"{meta_path.name}: unknown keys {', '.join(sorted(unknown))}")
     if meta.get("name", path.stem) != path.stem:
         raise CatalogError(f"{meta_path.name}: name {meta['name']!r} is not the file's")
-    for key in ("description", "grain"):
-        if not str(meta.get(key) or "").strip():
+    for key in ("description", "grain") + (("title",) if layer == "worklists" else ()):
+        if not str(meta.get(key) or "").strip():  # a worklist's title is what its screen is called
             raise CatalogError(f"{meta_path.name}: {key} is empty")
     select = path.read_text(encoding="utf-8")
     if re.match(r"\s*CREATE\b", re.sub(r"^\s*--.*$", "", select, flags=re.M), re.I):
@@ -111,7 +112,8 @@ def _read(path: Path, layer: str) -> Model:
     if meta.get("engine") not in (None, "postgres"):
         raise CatalogError(f"{meta_path.name}: engine {meta['engine']!r}: expected postgres or nothing")
     return Model(path.stem, layer, select, str(meta["description"]).strip(), str(meta["grain"]).strip(),
-                 materialized, meta.get("engine"), bool(meta.get("contains_identities", False)))
+                 materialized, meta.get("engine"), bool(meta.get("contains_identities", False)),
+                 str(meta["title"]).strip() if meta.get("title") else None)
 
 
 @functools.cache

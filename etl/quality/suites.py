@@ -388,5 +388,12 @@ SUITES = [
         Check("under_delivery_is_under", "UnexpectedRowsExpectation", rows(
             "SELECT person_key FROM {batch} WHERE delivered_minutes >= assigned_minutes")),
     ]),
+    # the worklists of the screens (etl/web): one row an item, the item's key unique (samples show the
+    # pseudonymous key, never the register id the item key holds)
+    *[Suite(name, "build", name, "marts", [grain_unique(f"{name.removeprefix('worklist_')}_one_row_per_item",
+                                                         "item_key", shown=("min(person_key) AS person_key",))])
+      for name in ("worklist_assessment_overdue", "worklist_recognised_without_package", "worklist_dead_receiving",
+                   "worklist_hospitalised_now", "worklist_no_care_report", "worklist_supplement_expiring",
+                   "worklist_priority_waiting")],
 ]
 CHECKPOINTS = ["staging", "register", "marts"]

@@ -16,7 +16,7 @@ WITH as_of AS (
     SELECT r.value::int AS n FROM ref.care_rule r, as_of
     WHERE r.rule = 'reassessment_notice_months' AND as_of.d >= r.valid_from AND (r.valid_to IS NULL OR as_of.d <= r.valid_to)
 )
-SELECT p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
+SELECT p.register_id AS item_key, p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
        coalesce(p.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,
        la.d AS last_assessment_date, as_of.d - la.d AS days_since_assessment, lh.d AS last_hospitalisation_date,
        CASE WHEN la.d IS NULL THEN 'нет оценки нуждаемости'

@@ -9,12 +9,15 @@ WITH last_month AS (
     FROM register.int_package_month pm JOIN last_month lm ON pm.month = lm.month
     GROUP BY pm.person_id, pm.provider_id
 )
-SELECT p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
+SELECT p.register_id || '/' || coalesce(rm.provider_id, '-') AS item_key,
+       p.register_id, k.person_key, p.surname, p.first_name, p.patronymic, p.birth_date,
        coalesce(p.oktmo, '00000000') AS oktmo, coalesce(m.name, 'не указан') AS municipality,
        lm.month, rm.provider_id, rm.assigned::int AS assigned_minutes, rm.delivered::int AS delivered_minutes,
        CASE WHEN rm.assigned > 0   -- rounded in integers, as in mart_package_execution_recipient
             THEN round(((2000 * rm.delivered + rm.assigned) / (2 * rm.assigned))::numeric / 1000, 3)
-       END AS delivery_ratio
+       END AS delivery_ratio,
+       'оказано ' || rm.delivered || ' из ' || rm.assigned || ' мин за ' || substr(CAST(lm.month AS varchar), 1, 7)
+           || coalesce(' (поставщик ' || rm.provider_id || ')', '') AS reason
 FROM rm
 CROSS JOIN last_month lm
 CROSS JOIN share
