@@ -33,6 +33,47 @@ def _hostile_rows():
             minutes_per_week=700, provider_id="", start_date=d(2024, 3, 21))
 
 
+def _hostile_worklist_rows():
+    """A person on each worklist of the screens, named to need quoting: a generated region of this size
+    may have nobody on some of them (dates from the generated data's own end)."""
+    d = dt.date
+    [(last_month,)] = query("SELECT max(month) FROM staging.optima_care_report")
+    as_of = (last_month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+    def card(rid, surname, identified, priority=None):
+        insert_staging("optima_recipient", export_id="X", recipient_id=rid, surname=surname, first_name="Жан;",
+                       patronymic='"Б"', sex="M", birth_date=d(1940, 1, int(rid[-1]) + 1), oktmo="20701000",
+                       identified_channel="epgu", identified_date=identified, status="receiving",
+                       priority_category=priority)
+    # dead per ЗАГС, the supplement never closed, care reported two months after the death
+    card("XR2", "Д'Артаньян\tи \"сын\"", d(2024, 1, 5))
+    insert_staging("optima_assessment", export_id="X", assessment_id="XA2", recipient_id="XR2",
+                   assessment_date=d(2024, 1, 10), care_level=2)
+    insert_staging("optima_supplement", export_id="X", supplement_id="XS3", recipient_id="XR2", care_level=2,
+                   minutes_per_week=420, provider_id="PRV001", start_date=d(2024, 1, 15))
+    insert_staging("optima_care_report", export_id="X", report_id="XC3", supplement_id="XS3", recipient_id="XR2",
+                   month=d(2024, 4, 1), service_code="hygiene", minutes_delivered=600)
+    insert_staging("smev_death", message_id="XZ2", record_number="XZ2", death_date=d(2024, 2, 10),
+                   surname="Д'Артаньян\tи \"сын\"", first_name="Жан;", patronymic='"Б"', sex="M",
+                   birth_date=d(1940, 1, 3))
+    # in hospital at the data's end, the supplement ending 10 days after it, its last month unreported
+    card("XR3", "Мак-'Грегор", d(2024, 1, 6))
+    insert_staging("optima_assessment", export_id="X", assessment_id="XA3", recipient_id="XR3",
+                   assessment_date=d(2024, 1, 12), care_level=3)
+    insert_staging("optima_supplement", export_id="X", supplement_id="XS4", recipient_id="XR3", care_level=3,
+                   minutes_per_week=900, provider_id="PRV001", start_date=d(2024, 2, 1),
+                   end_date=as_of + dt.timedelta(days=10))
+    insert_staging("health_medical_event", event_id="XH3", mo_code="MO1", event_type="hospitalisation",
+                   start_date=as_of - dt.timedelta(days=5), end_date=as_of + dt.timedelta(days=3),
+                   surname="Мак-'Грегор", first_name="Жан;", patronymic='"Б"', sex="M", birth_date=d(1940, 1, 4),
+                   oktmo="20701000")
+    # recognised, no supplement; and a priority category identified 40 days before the end, not assessed
+    card("XR4", "Ноль\\ноль", d(2024, 1, 7))
+    insert_staging("optima_assessment", export_id="X", assessment_id="XA4", recipient_id="XR4",
+                   assessment_date=d(2024, 1, 20), care_level=1)
+    card("XR5", "Пусто ''", as_of - dt.timedelta(days=40), priority="disabled; svo_veteran")
+
+
 def _rows(cur, table):
     cur.execute(f"SELECT * FROM {table}")
     names = [c.name for c in cur.description]
@@ -61,6 +102,7 @@ def built(pg_url, tmp_path_factory):
     for src in ("health", "smev", "optima"):
         load.ingest(src, sorted(pipeline.landing_dir(src, str(out)).glob("*")))
     _hostile_rows()
+    _hostile_worklist_rows()
     register.build()
     with db.transaction() as conn, conn.cursor() as cur:
         for schema, engine in (("engine_duckdb", "duckdb"), ("engine_postgres", "postgres")):
@@ -93,6 +135,14 @@ def test_the_hostile_rows_made_it_through(built):
                   "WHERE surname LIKE 'О''Нил%%'")
     assert names == [('О\'Нил, "Кэп"\nвторая строка', "", None)]
     assert query("SELECT count(*) FROM engine_duckdb.worklist_under_delivery WHERE provider_id = ''") == [(1,)]
+    # the screens' worklists: each hostile name where its rows put it, as typed (DuckDB's copy)
+    for name, surname in [("worklist_dead_receiving", "Д'Артаньян\tи \"сын\""),
+                          ("worklist_hospitalised_now", "Мак-'Грегор"), ("worklist_supplement_expiring", "Мак-'Грегор"),
+                          ("worklist_no_care_report", "Мак-'Грегор"),
+                          ("worklist_recognised_without_package", "Ноль\\ноль"),
+                          ("worklist_assessment_overdue", "Пусто ''"), ("worklist_priority_waiting", "Пусто ''")]:
+        assert query(f"SELECT surname, first_name, patronymic FROM engine_duckdb.{name} WHERE surname = %s",
+                     (surname,)) == [(surname, "Жан;", '"Б"')], name
 
 
 def _ship_in_time(query, column_type, tmp_path):

@@ -174,10 +174,18 @@ def browser():
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------
-def _wait(browser, condition, what: str, seconds: float = 20):
+def submit(browser, button) -> None:
+    """Press a form's button and wait until the page it leads to has replaced this one and loaded. A mark
+    left on this page's window is gone on the next one; asking while the page changes may fail, and is
+    asked again (reading the old page's elements mid-navigation gives stale ones)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, seconds).until(condition, message=what)
+    browser.execute_script("window.__leaving = true")
+    button.click()
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda b: b.execute_script("return window.__leaving === undefined && document.readyState === 'complete'"),
+        message="the next page")
 
 
 def log_in(browser, site: Site, login: str, password: str = PASSWORD) -> None:
@@ -186,8 +194,7 @@ def log_in(browser, site: Site, login: str, password: str = PASSWORD) -> None:
     browser.get(site.url + "/login")
     browser.find_element(By.NAME, "login").send_keys(login)
     browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.ID, "enter").click()
-    _wait(browser, lambda b: "/login" not in b.current_url or b.find_elements(By.ID, "message"), "after log-in")
+    submit(browser, browser.find_element(By.ID, "enter"))
 
 
 def text(browser, css: str) -> str:
@@ -247,14 +254,14 @@ def test_tkc_sees_its_municipality_and_works_an_item(site, browser):
 
     key = rows[0].get_attribute("data-item")
     row = f'#items tr[data-item="{key}"]'
-    browser.find_element(By.CSS_SELECTOR, f"{row} button[value=take]").click()
-    _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, f"{row} .owner").text == site.tkc, "taken")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, f"{row} button[value=take]"))
+    assert text(browser, f"{row} .owner") == site.tkc
     assert text(browser, f"{row} .status") == "в работе"
     assert query("SELECT owner, status FROM worklist.item_state WHERE worklist = %s AND item_key = %s",
                  (site.worklist, key)) == [(site.tkc, "in_progress")]
     browser.find_element(By.CSS_SELECTOR, f"{row} input[name=comment]").send_keys("позвонили, оценка 12.03")
-    browser.find_element(By.CSS_SELECTOR, f"{row} button[value=done]").click()
-    _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, f"{row} .status").text.startswith("выполнено"), "done")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, f"{row} button[value=done]"))
+    assert text(browser, f"{row} .status").startswith("выполнено")
     assert query("SELECT owner, status, comment, updated_by FROM worklist.item_state WHERE worklist = %s "
                  "AND item_key = %s", (site.worklist, key)) == [(site.tkc, "done", "позвонили, оценка 12.03", site.tkc)]
     assert ("ok",) in [(o,) for _, o in audit_rows(site.tkc, "worklist_done")]
@@ -280,8 +287,7 @@ def test_tkc_decides_a_pair_and_the_decision_survives_a_rebuild(site, browser):
     sides = text(browser, "#sides")
     assert "Ираида" in sides and "Зинаида" in sides and "Вклад в вес" in sides
     browser.find_element(By.NAME, "comment").send_keys("одна и та же: ошибка в дате рождения в ЕИС")
-    browser.find_element(By.ID, "match").click()
-    _wait(browser, lambda b: "решено" in b.find_element(By.ID, "pair-status").text, "decided")
+    submit(browser, browser.find_element(By.ID, "match"))
     assert text(browser, "#pair-status") == "решено: совпадает"
     assert person_of(left) == person_of(right)
     assert query("SELECT status, decision, decided_by, comment FROM register.review WHERE review_id = %s",
@@ -312,8 +318,7 @@ def test_rkc_merges_and_unmerges_from_the_card(site, browser):
     assert a in text(browser, "#person") and text(browser, "#records")
     browser.find_element(By.ID, "merge-other").send_keys(b)
     browser.find_element(By.NAME, "comment").send_keys("дубль карточки")
-    browser.find_element(By.ID, "merge").click()
-    _wait(browser, lambda x: x.find_elements(By.ID, "done"), "merged")
+    submit(browser, browser.find_element(By.ID, "merge"))
     assert text(browser, "#done") == "Объединено."
     kept = re.search(r"/person/([^?]+)", browser.current_url).group(1)
     gone = b if kept == a else a
@@ -321,9 +326,8 @@ def test_rkc_merges_and_unmerges_from_the_card(site, browser):
                  "ON k.person_id = p.merged_into WHERE p.register_id = %s", (gone,)) == [("merged", kept)]
     assert_screenshot(browser, "Записи источников")
 
-    browser.find_element(By.ID, "unmerge").click()
-    _wait(browser, lambda x: x.find_elements(By.ID, "done") and "Разделено" in x.find_element(By.ID, "done").text,
-          "unmerged")
+    submit(browser, browser.find_element(By.ID, "unmerge"))
+    assert text(browser, "#done") == "Разделено."
     assert query("SELECT status FROM register.person WHERE register_id IN (%s, %s)", (a, b)) == [("active",)] * 2
     assert query("SELECT l.entity, l.stg_id FROM register.person_link l JOIN register.person p "
                  "USING (person_id) WHERE p.register_id = %s ORDER BY 1, 2", (b,)) == records_of_b
@@ -485,3 +489,28 @@ def test_a_worklist_not_yet_published_is_said_so(site, browser):
             assert taken.status_code == 403
     finally:
         query(f"ALTER TABLE worklist.{name}_aside RENAME TO {name}")
+
+
+def test_a_long_worklist_is_paged(site, browser, monkeypatch):
+    """A region's list of thousands comes a page at a time; every item is on exactly one page."""
+    from selenium.webdriver.common.by import By
+
+    from etl.web import app
+
+    monkeypatch.setattr(app, "PAGE_ROWS", 2)
+    want = sorted(k for (k,) in query(f"SELECT item_key FROM worklist.{site.worklist}"))
+    assert len(want) >= 3, "a list of more than one page"
+    log_in(browser, site, site.rkc)
+    browser.get(f"{site.url}/worklists/{site.worklist}")
+    seen = []
+    for n in range(1, -(-len(want) // 2) + 1):
+        assert text(browser, ".pager .page") == str(n)
+        rows = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-item]")
+        assert len(rows) == (2 if n * 2 <= len(want) else len(want) % 2)
+        seen += [r.get_attribute("data-item") for r in rows]
+        nxt = browser.find_elements(By.CSS_SELECTOR, ".pager .next")
+        if nxt:
+            submit(browser, nxt[0])
+    assert sorted(seen) == want and not browser.find_elements(By.CSS_SELECTOR, ".pager .next")
+    browser.get(f"{site.url}/worklists/{site.worklist}?page=9999")  # past the end: the last page
+    assert text(browser, ".pager .page") == str(-(-len(want) // 2))

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -24,6 +24,7 @@ from etl.web import auth, data
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 COOKIE = "ltc_session"
+PAGE_ROWS = 200  # rows of a worklist page: a ТКЦ's list fits one, a region's list of thousands is paged
 STATUS_RU = {"new": "новое", "in_progress": "в работе", "done": "выполнено"}
 ENTITY_RU = {"optima_recipient": "карточка получателя (ЕИС)", "smev_application": "заявление ЕПГУ",
              "health_referral": "направление МО", "health_medical_event": "случай медпомощи",
@@ -143,7 +144,7 @@ def create_app() -> FastAPI:
         return page(request, "worklists.html", user, summary=data.worklist_summary(user))
 
     @app.get("/worklists/{name}", response_class=HTMLResponse)
-    def worklist(request: Request, name: str, status: str = "", mine: int = 0):
+    def worklist(request: Request, name: str, status: str = "", mine: int = 0, page_no: int = Query(1, alias="page")):
         user, go = current(request)
         if go:
             return go
@@ -153,9 +154,13 @@ def create_app() -> FastAPI:
             return page(request, "error.html", user, code=404, message="Список ещё не опубликован: он появится "
                         "после следующей публикации витрин.")
         items = data.worklist_items(user, name, status if status in STATUS_RU else None, bool(mine))
-        auth.audit(user.login, "view_worklist", name, "ok", {"persons": len(items)})
-        return page(request, "worklist.html", user, name=name, title=dict(data.worklists())[name], items=items,
-                    status=status, mine=mine)
+        pages = max(1, -(-len(items) // PAGE_ROWS))
+        page_no = min(max(page_no, 1), pages)
+        shown = items[(page_no - 1) * PAGE_ROWS:page_no * PAGE_ROWS]
+        auth.audit(user.login, "view_worklist", name, "ok", {"persons": len(shown), "page": page_no})
+        return page(request, "worklist.html", user, name=name, title=dict(data.worklists())[name], items=shown,
+                    total=len(items), page_no=page_no, pages=pages, status=status if status in STATUS_RU else "",
+                    mine=1 if mine else 0)
 
     @app.post("/worklists/{name}/item")
     def worklist_item(request: Request, name: str, item_key: str = Form(""), action: str = Form(""),
