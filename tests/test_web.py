@@ -513,4 +513,11 @@ def test_a_long_worklist_is_paged(site, browser, monkeypatch):
             submit(browser, nxt[0])
     assert sorted(seen) == want and not browser.find_elements(By.CSS_SELECTOR, ".pager .next")
     browser.get(f"{site.url}/worklists/{site.worklist}?page=9999")  # past the end: the last page
-    assert text(browser, ".pager .page") == str(-(-len(want) // 2))
+    last = -(-len(want) // 2)
+    assert text(browser, ".pager .page") == str(last)
+    # acting on an item of the last page comes back to it
+    row = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-item]")[0]
+    key = row.get_attribute("data-item")
+    submit(browser, row.find_element(By.CSS_SELECTOR, "button"))
+    assert text(browser, ".pager .page") == str(last)
+    assert key in [r.get_attribute("data-item") for r in browser.find_elements(By.CSS_SELECTOR, "#items tr[data-item]")]

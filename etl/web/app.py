@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -164,7 +165,8 @@ def create_app() -> FastAPI:
 
     @app.post("/worklists/{name}/item")
     def worklist_item(request: Request, name: str, item_key: str = Form(""), action: str = Form(""),
-                      comment: str = Form(""), csrf: str = Form("")):
+                      comment: str = Form(""), csrf: str = Form(""), status: str = Form(""), mine: int = Form(0),
+                      page_no: int = Form(1, alias="page")):
         user, go = current(request)
         if go:
             return go
@@ -178,7 +180,9 @@ def create_app() -> FastAPI:
         except (data.Forbidden, LookupError):
             return refuse(request, user, "worklist_item", target)
         auth.audit(user.login, f"worklist_{action}", target, "ok", done)
-        return RedirectResponse(f"/worklists/{name}", status_code=303)
+        back = urlencode({"status": status if status in STATUS_RU else "", "mine": 1 if mine else 0,
+                          "page": max(page_no, 1)})
+        return RedirectResponse(f"/worklists/{name}?{back}", status_code=303)  # the page the user was on
 
     # ---- review queue ----------------------------------------------------------------------------------------
     @app.get("/review", response_class=HTMLResponse)
