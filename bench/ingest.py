@@ -3,7 +3,8 @@
     python bench/ingest.py --rows 200000
 
 Uses DATABASE_URL's server or the embedded one, in a throwaway database (created and dropped).
-Prints rows/s for parse + land (raw, staging, quarantine in one transaction) and the peak RSS.
+Prints rows/s for parse + land (raw beside staging and quarantine, then the batch marked loaded) and the
+peak RSS.
 """
 from __future__ import annotations
 

@@ -120,8 +120,8 @@ def test_a_register_build_during_a_landing_sees_only_committed_batches(clean_db,
     assert query("SELECT count(*) FROM register.person_link WHERE entity = 'health_referral'")[0][0] == 0
     assert first["records"] > 0  # the OPTIMA cards, none of the file in flight
     # the build recorded what it could see: batches up to one before the landing's
-    [(seen, landed)] = query("SELECT (SELECT max_batch_id FROM register.build_run WHERE run_id = 'during'),"
-                             " (SELECT batch_id FROM audit.load_batch WHERE source = 'health')")
+    [(seen, landed)] = query("SELECT (SELECT max_loaded_seq FROM register.build_run WHERE run_id = 'during'),"
+                             " (SELECT loaded_seq FROM audit.load_batch WHERE source = 'health')")
     assert seen < landed
     pending = query("SELECT count(*) FROM register.int_person_record r LEFT JOIN register.person_link l"
                     " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL")[0][0]
@@ -138,7 +138,7 @@ def _marts_fingerprint() -> dict[str, str]:
 
 
 def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp_path):
-    """A marts build and publish while 150 000 referrals are being landed neither waits for the landing
+    """A marts build and publish while 400 000 referrals are being landed neither waits for the landing
     nor sees any of it: it publishes exactly what it would without it."""
     from etl import register
     from etl.landing import load
@@ -153,7 +153,7 @@ def test_a_marts_build_during_a_landing_reads_its_snapshot(clean_db, region, tmp
     register.build("t")
     publish_checked("before")
     published = _marts_fingerprint()
-    big = _people_csv(tmp_path / "big.csv", 150_000)
+    big = _people_csv(tmp_path / "big.csv", 400_000)  # long enough to outlast the marts build and publication
     landing = _landing_under_way(clean_db, big)
     pipeline.build_marts("during")
     pipeline.validate("marts", "during")

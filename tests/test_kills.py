@@ -1,12 +1,17 @@
 """kill -9 in the middle of the work, then a re-run: the database ends exactly as after a clean run
-(issue 22, item 3). Real processes on the real PostgreSQL; each kill lands while the process has the
-database at work (its connection is seen busy in pg_stat_activity), at several delays after that.
+(issue 22, item 3; the landing's batch-status gate, issue 21). Real processes on the real PostgreSQL; each
+kill lands while the process has the database at work (its connection is seen busy in pg_stat_activity),
+at several delays after that — a landing at random points over a clean landing's duration.
 
 What is compared: the row count of every table of the data schemas, except the logs of runs (which
-rightly remember a killed attempt). A kill may also never leave a half state visible: right after it,
-every table holds either what it held before the step or what a clean step leaves.
+rightly remember a killed attempt; a killed landing's batch is remembered as failed). A kill may also
+never leave a half state visible: right after it, every table holds, as its readers see it, either what
+it held before the step or what a clean step leaves. A landing's rows are seen by readers only when their
+batch is loaded (raw, staging and quarantine are written on connections of their own and committed
+before that): right after a kill some may be there unseen, and the re-run removes them.
 """
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -26,11 +31,20 @@ LOGS = {"audit.pipeline_run", "audit.expectation_result", "audit.marts_build",  
 DELAYS = (0.0, 0.4, 1.2)
 
 
-def _state() -> dict[str, int]:
+LANDED = ("raw.", "staging.", "quarantine.")  # tables whose rows carry their batch
+
+
+def _state(visible: bool = False) -> dict[str, int]:
+    """Rows per table; `visible`: as readers see them — landed rows of loaded batches only."""
     tables = [t for (t,) in query(
         "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
         " AND table_schema = ANY(%s) AND table_name <> 'alembic_version' ORDER BY 1", (DATA_SCHEMAS,))]
-    return {t: query(f"SELECT count(*) FROM {t}")[0][0] for t in tables if t not in LOGS}
+    loaded = "batch_id IN (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded')"
+    where = {t: loaded for t in tables if visible and t.startswith(LANDED)}
+    # a killed landing's batch stays in the audit as failed (its rows gone): a clean run has none
+    where["audit.load_batch"] = "status = 'loaded'" if visible else "status <> 'failed'"
+    return {t: query(f"SELECT count(*) FROM {t}" + (f" WHERE {where[t]}" if t in where else ""))[0][0]
+            for t in tables if t not in LOGS}
 
 
 def _start(pg_url: str, argv: list[str]) -> subprocess.Popen:
@@ -76,17 +90,38 @@ def _no_half_state(after_kill: dict, before: dict, clean: dict) -> None:
     assert not half, f"tables in a half state after kill -9 (before, after the kill, clean): {half}"
 
 
-def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None = None) -> None:
+def _no_half_batch(*_states) -> None:
+    """A landing of several files is several batches: after a kill some may be loaded and some not.
+    What may not be seen is part of a batch — each loaded batch whole (its rows in raw, staging and
+    quarantine as its figures say), the rest of none of them."""
+    from etl.quality.suites import STAGED_ROWS
+
+    loaded = "SELECT batch_id FROM audit.load_batch WHERE status = 'loaded'"
+    part = query(f"""
+        WITH r AS (SELECT batch_id, count(*) AS n FROM raw.record WHERE batch_id IN ({loaded}) GROUP BY 1),
+             s AS (SELECT batch_id, count(*) AS n FROM ({STAGED_ROWS}) x WHERE batch_id IN ({loaded}) GROUP BY 1),
+             q AS (SELECT batch_id, count(*) AS n FROM quarantine.record WHERE batch_id IN ({loaded}) GROUP BY 1)
+        SELECT b.batch_id, b.n_read, r.n, b.n_staged, s.n, b.n_quarantined, q.n FROM audit.load_batch b
+        LEFT JOIN r USING (batch_id) LEFT JOIN s USING (batch_id) LEFT JOIN q USING (batch_id)
+        WHERE b.status = 'loaded' AND (b.n_read <> coalesce(r.n, 0) OR b.n_staged <> coalesce(s.n, 0)
+                                       OR b.n_quarantined <> coalesce(q.n, 0))""")
+    assert not part, f"loaded batches seen in part after kill -9 (batch, read, raw, staged, …): {part}"
+
+
+def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None = None,
+                       delays=lambda clean_seconds: DELAYS, no_half=_no_half_state) -> None:
     """A clean run of `argv` after `prepare`, then, for each delay, the same killed and run again: the
-    state after the re-run equals the clean one, and no kill left a half state."""
+    state after the re-run equals the clean one, and no kill left a half state. `delays`: of the clean
+    run's duration, the delays to kill at."""
     truncate_all(pg_url)
     prepare()
     before = _state()
+    started = time.monotonic()
     _run(pg_url, argv)
     clean = _state()
     assert clean != before, "the step under test changed nothing: nothing to kill"
     killed = 0
-    for delay in DELAYS:
+    for delay in delays(time.monotonic() - started):
         truncate_all(pg_url)
         prepare()
         proc = _start(pg_url, argv)
@@ -94,15 +129,40 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
             assert proc.returncode == 0 and _state() == clean, f"finished before the kill at +{delay} s"
             continue
         killed += 1
-        _no_half_state(_state(), before, clean)
+        no_half(_state(visible=True), before, clean)
         _run(pg_url, rerun or argv)
         assert _state() == clean, f"after kill -9 at +{delay} s and a re-run"
     assert killed >= 2, f"only {killed} of {len(DELAYS)} kills landed before the step ended"
 
 
-def test_a_landing_killed_then_rerun_lands_as_a_clean_run(clean_db, tmp_path):
+def _random_points(seed: int, n: int):
+    """n random delays over a clean run's duration (its start-up included: the kill waits for the
+    database to be busy first), reproducible by the seed the failure message names."""
+    def points(clean_seconds: float) -> list[float]:
+        rng = random.Random(seed)
+        return sorted(round(rng.uniform(0, clean_seconds * 0.8), 2) for _ in range(n))
+    return points
+
+
+@pytest.mark.parametrize("seed", [21, 2103])
+def test_a_landing_killed_at_random_points_then_rerun_lands_as_a_clean_run(clean_db, tmp_path, seed):
+    """A table source (raw beside staging and quarantine, on two connections): killed anywhere, nothing
+    half-landed is seen, and a re-run lands exactly what a clean run does (no duplicates, nothing lost)."""
     f = _csv(tmp_path / "big.csv", 0, 200_000, "")
-    _killed_then_rerun(clean_db, lambda: None, ["-m", "etl.cli", "ingest", "health", str(f)])
+    dup = _csv(tmp_path / "again.csv", 199_000, 2_000, "")  # 1 000 duplicates of the first file's rows
+    _killed_then_rerun(clean_db, lambda: None, ["-m", "etl.cli", "ingest", "health", str(f), str(dup)],
+                       delays=_random_points(seed, 4), no_half=_no_half_batch)
+    assert query("SELECT count(*) FROM quarantine.record WHERE reason_code = 'duplicate_record'") == [(1000,)]
+    assert query("SELECT count(*) FROM audit.load_batch WHERE status = 'loaded'") == [(2,)]
+    assert query("SELECT count(*) FROM raw.record WHERE batch_id NOT IN"
+                 " (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded')") == [(0,)]
+
+
+def test_a_record_source_landing_killed_then_rerun_lands_as_a_clean_run(clean_db, region):
+    """A record-at-a-time source (the OPTIMA bundle: all on one connection, the same gate)."""
+    out, _ = region
+    _killed_then_rerun(clean_db, lambda: None, ["-m", "etl.cli", "ingest", "optima", str(out / "optima")],
+                       delays=_random_points(7, 3), no_half=_no_half_batch)
 
 
 def _landed(out: Path):
@@ -234,5 +294,9 @@ def test_an_optima_pull_killed_after_landing_before_the_watermark_lands_once(cle
 @pytest.fixture(autouse=True)
 def _no_stray_process():
     yield
-    leftover = query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP,))[0][0]
+    # a process that exited has closed its connections; their backends end a moment later
+    deadline = time.monotonic() + 10
+    while (leftover := query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                             (APP,))[0][0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert leftover == 0

@@ -1,3 +1,5 @@
+import pytest
+
 from connectors.common import FileRejected  # noqa: F401  (the loader turns it into a rejected batch)
 from etl.landing import load
 from tests.conftest import query
@@ -85,3 +87,83 @@ def test_record_sources_count_by_where_each_record_went(clean_db, tmp_path, monk
     [res] = load.ingest("smev", [p])
     assert (res.status, res.read, res.staged, res.quarantined) == ("loaded", 1, 0, 1)
     assert res.by_entity["smev_death"] == {"read": 1, "staged": 0, "quarantined": 1}
+
+
+# ---- the batch-status gate (issue 21) -------------------------------------------------------------
+def _seen_by_readers() -> dict:
+    """What the readers of landed rows see: the register's person records, the current layer, the GX
+    check of landed rows, a register build."""
+    from etl import register
+
+    build = register.build("during")  # (also makes the views)
+    return {"person_records": query("SELECT count(*) FROM register.int_person_record")[0][0],
+            "current": query("SELECT count(*) FROM register.cur_health_referral")[0][0],
+            "build_records": build["records"],
+            "rows_in_tables": query("SELECT (SELECT count(*) FROM raw.record) + (SELECT count(*) FROM"
+                                    " staging.health_referral)")[0][0]}
+
+
+def test_a_batch_is_seen_by_no_reader_until_it_is_loaded(clean_db, tmp_path, monkeypatch):
+    """Raw, staging and quarantine are committed on their own connections before the batch is marked
+    loaded: held at that moment, every reader sees none of it though its rows are in the tables; once
+    loaded, all of it."""
+    real, seen = load.Writers.commit, {}
+
+    def commit_then_look(self):
+        real(self)
+        seen.update(_seen_by_readers())
+
+    monkeypatch.setattr(load.Writers, "commit", commit_then_look)
+    [res] = load.ingest("health", [_referrals(tmp_path, 5)])
+    assert res.status == "loaded"
+    assert seen == {"person_records": 0, "current": 0, "build_records": 0, "rows_in_tables": 10}
+    monkeypatch.setattr(load.Writers, "commit", real)
+    after = _seen_by_readers()
+    assert (after["person_records"], after["current"], after["build_records"]) == (5, 5, 5)
+
+
+def test_a_landing_failing_between_its_commits_leaves_nothing_and_lands_again(clean_db, tmp_path, monkeypatch):
+    """Raw committed, then staging's commit fails: raw's rows are removed, the batch is `failed`, and
+    the same file lands whole afterwards (it was never loaded)."""
+    def raw_then_fail(self):
+        self.conns[0].commit()
+        self.committed = True
+        raise OSError("connection lost at commit (simulated)")
+
+    monkeypatch.setattr(load.Writers, "commit", raw_then_fail)
+    path = _referrals(tmp_path, 5)
+    with pytest.raises(OSError):
+        load.ingest("health", [path])
+    assert query("SELECT status, reject_reason, n_read FROM audit.load_batch") == [
+        ("failed", "OSError: landing stopped", 0)]
+    assert query("SELECT (SELECT count(*) FROM raw.record), (SELECT count(*) FROM staging.health_referral)") == [
+        (0, 0)]
+    monkeypatch.undo()
+    [res] = load.ingest("health", [path])
+    assert (res.status, res.read, res.staged) == ("loaded", 5, 5)
+
+
+def test_a_batch_left_loading_is_reaped_unless_its_landing_still_holds_the_source(clean_db, tmp_path):
+    """A landing that died leaves its batch `loading` with whatever it had committed; `reap` (the next
+    landing of the source, every register build) removes those rows and marks it failed — but not while
+    a landing of the source is under way (it holds the source's lock)."""
+    from etl.base import db
+
+    batch = query("INSERT INTO audit.load_batch (source, file_name, file_sha256, status) VALUES"
+                  " ('health', 'died.csv', 'x', 'loading') RETURNING batch_id")[0][0]
+    query("INSERT INTO raw.record (batch_id, locator, source, entity, file_name, content_hash, payload)"
+          " SELECT %s, g::text, 'health', 'health_referral', 'died.csv', md5(g::text), '{}'"
+          " FROM generate_series(1, 3) g", (batch,))
+    with db.session_lock("land:health"):  # a landing of health under way
+        assert load.reap() == []
+        assert query("SELECT count(*) FROM raw.record") == [(3,)]
+    assert load.reap() == [batch]
+    assert query("SELECT status, reject_reason LIKE 'landing_died:%%3 rows%%' FROM audit.load_batch") == [
+        ("failed", True)]
+    assert query("SELECT count(*) FROM raw.record") == [(0,)]
+    assert load.reap() == []
+    # a landing reaps its own source first
+    query("UPDATE audit.load_batch SET status = 'loading' WHERE batch_id = %s", (batch,))
+    [res] = load.ingest("health", [_referrals(tmp_path, 2)])
+    assert res.status == "loaded"
+    assert query("SELECT status FROM audit.load_batch ORDER BY batch_id") == [("failed",), ("loaded",)]

@@ -90,6 +90,19 @@ def session_lock(name: str, url: str | None = None) -> Iterator[None]:
         conn.close()  # closing the session releases the lock
 
 
+@contextlib.contextmanager
+def try_session_lock(name: str, url: str | None = None) -> Iterator[bool]:
+    """The lock of `session_lock` if nobody holds it (True, held for the block), else False at once."""
+    conn = connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+            yield cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 def _copy_field(value) -> str:
     # Every non-null value is quoted, so an empty string or a literal \N never reads as NULL.
     if value is None:

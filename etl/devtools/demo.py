@@ -240,7 +240,8 @@ def print_summary(out: Path, run_seconds: float) -> None:
         print(f"{'source':8} {'files':>6} {'rejected':>8} {'read':>8} {'staged':>8} {'quarantined':>11}")
         for row in cur.fetchall():
             print(f"{row[0]:8} {row[1]:>6} {row[2]:>8} {row[3]:>8} {row[4]:>8} {row[5]:>11}")
-        cur.execute("SELECT reason_code, count(*) FROM quarantine.record GROUP BY 1 ORDER BY 2 DESC")
+        cur.execute("SELECT reason_code, count(*) FROM quarantine.record WHERE batch_id IN"
+                    " (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded') GROUP BY 1 ORDER BY 2 DESC")
         reasons = cur.fetchall()
         if reasons:
             print("quarantine by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))

@@ -34,7 +34,9 @@ def evaluate(truth_path: Path) -> dict:
         founding = {e for (e,) in cur.fetchall()}
         for entity, col in NATURAL_ID.items():
             cur.execute(f"SELECT s.{col}, l.person_id FROM staging.{entity} s LEFT JOIN register.person_link l "
-                        f"ON l.entity = %s AND l.stg_id = s.stg_id", (entity,))
+                        f"ON l.entity = %s AND l.stg_id = s.stg_id"
+                        f" WHERE s.batch_id IN (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded')",
+                        (entity,))
             for natural_id, person in cur.fetchall():
                 # a held record (no person: etl/register/retention.py) is a cluster of its own
                 predicted[(entity, natural_id)] = person if person is not None else ("held", entity, natural_id)

@@ -1,7 +1,7 @@
 """Landing: every record read goes to raw with its lineage, then to staging or to quarantine.
 
-One transaction per file (load batch): a failure part-way leaves nothing half-loaded. A file whose
-bytes were loaded before is skipped; a record whose content was already landed is quarantined as
+One batch per file, visible whole or not at all (the batch-status gate, `ingest_file`): a failure
+part-way leaves nothing half-loaded that any reader sees. A file whose bytes were loaded before is skipped; a record whose content was already landed is quarantined as
 `duplicate_record`, so each batch keeps read = staged + quarantined.
 """
 from __future__ import annotations
@@ -84,7 +84,14 @@ def ingest(source: str, paths: Iterable[Path], run_id: str | None = None) -> lis
 
 
 def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path | None = None) -> FileResult:
-    """Land one file; `root`: the landing folder it was found in, which it may not lead out of."""
+    """Land one file; `root`: the landing folder it was found in, which it may not lead out of.
+
+    The batch-status gate: the batch is recorded `loading` first (committed), its raw, staging and
+    quarantine rows are written on their own connections (raw beside staging: two COPYs at once) and
+    committed, and only then is the batch marked `loaded` — the one statement that makes them visible,
+    since every reader takes rows of loaded batches only. A failure removes what was committed and marks
+    the batch `failed` (or `rejected`, with its reason); a landing killed outright leaves `loading`, which
+    the next landing of the source, or the next register build, finds and removes (`reap`)."""
     path = Path(path)
     result = FileResult(source, str(path), "loaded")
     if _outside(path, root):
@@ -93,43 +100,90 @@ def ingest_file(source: str, path: Path, run_id: str | None = None, root: Path |
     if not path.is_file():
         return _reject(result, path, "", run_id, FileRejected("file_not_found", str(path)))
     digest = sha256_file(path)
-    with db.transaction() as conn, conn.cursor() as cur:
-        # One landing of a source at a time, until its batch commits: a file landed meanwhile waits, then
-        # sees it — the same file is found loaded (skipped), the same records in another file are found
-        # by the duplicate look-up (which sees committed batches only). Airflow lands a source one run at
-        # a time anyway; this guards the command line and parallel runs.
-        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"land:{source}",))
-        cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND file_sha256 = %s AND status = 'loaded'",
-                    (source, digest))
-        row = cur.fetchone()
-        if row:
-            result.status, result.batch_id = "skipped", row[0]
-            result.detail = f"already loaded as batch {row[0]}"
-            return result
-        cur.execute(
-            "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, run_id)"
-            " VALUES (%s, %s, %s, %s, 'loading', %s) RETURNING batch_id",
-            (source, path.name, digest, path.stat().st_size, run_id))
-        batch_id = result.batch_id = cur.fetchone()[0]
+    # One landing of a source at a time, held for the whole landing on a session of its own: a file landed
+    # meanwhile waits, then sees it — the same file is found loaded (skipped), the same records in another
+    # file by the duplicate look-up (which sees loaded batches only). A batch of the source still
+    # `loading` while we hold the lock was left by a landing that died.
+    with db.session_lock(_lock_name(source)):
+        _reap_locked(source)
+        with db.transaction() as conn, conn.cursor() as cur:
+            cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND file_sha256 = %s"
+                        " AND status = 'loaded'", (source, digest))
+            row = cur.fetchone()
+            if row:
+                result.status, result.batch_id = "skipped", row[0]
+                result.detail = f"already loaded as batch {row[0]}"
+                return result
+            cur.execute(
+                "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, run_id)"
+                " VALUES (%s, %s, %s, %s, 'loading', %s) RETURNING batch_id",
+                (source, path.name, digest, path.stat().st_size, run_id))
+            batch_id = result.batch_id = cur.fetchone()[0]
         try:
-            if connectors.source(source).kind == "tables":
-                made = _land_table(cur, source, path, batch_id, result)
-            else:
-                _land_records(cur, source, path, batch_id, result)
-                made = getattr(connectors.source(source).module(), "source_time", lambda _: None)(path)
-            if result.read != result.staged + result.quarantined:  # a record neither staged nor quarantined
-                raise FileRejected("reconciliation_failed", f"read {result.read}, staged {result.staged},"
-                                                            f" quarantined {result.quarantined}")
+            made = _land_batch(source, path, batch_id, result)
         except FileRejected as e:
-            conn.rollback()  # nothing of a rejected file stays, even the chunks already copied
             return _reject(result, path, digest, run_id, e)
-        cur.execute("UPDATE audit.load_batch SET status = 'loaded', n_read = %s, n_staged = %s, n_quarantined = %s,"
-                    " source_time = %s, finished_at = now() WHERE batch_id = %s",
-                    (result.read, result.staged, result.quarantined, made, batch_id))
+        except BaseException as e:
+            _end_failed(source, batch_id, "failed", f"{type(e).__name__}: landing stopped")
+            raise
+        with db.transaction() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE audit.load_batch SET status = 'loaded', n_read = %s, n_staged = %s,"
+                        " n_quarantined = %s, source_time = %s, finished_at = now() WHERE batch_id = %s",
+                        (result.read, result.staged, result.quarantined, made, batch_id))
     db.analyze(["audit.load_batch", *(f"staging.{e}" for e, c in result.by_entity.items() if c.get("staged"))])
     log.info("loaded %s: read %d, staged %d, quarantined %d", path.name, result.read, result.staged,
              result.quarantined)
     return result
+
+
+def _land_batch(source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
+    """Write the batch's rows and commit them (still invisible: the batch is `loading`). A table source
+    writes raw on one connection and staging with quarantine on another, at the same time; a
+    record-at-a-time source all on one. Whatever was committed when a step fails is removed again."""
+    writers = Writers(two=connectors.source(source).kind == "tables")
+    try:
+        if connectors.source(source).kind == "tables":
+            made = _land_table(writers, source, path, batch_id, result)
+        else:
+            _land_records(writers.stage, source, path, batch_id, result)
+            made = getattr(connectors.source(source).module(), "source_time", lambda _: None)(path)
+        if result.read != result.staged + result.quarantined:  # a record neither staged nor quarantined
+            raise FileRejected("reconciliation_failed", f"read {result.read}, staged {result.staged},"
+                                                        f" quarantined {result.quarantined}")
+        writers.commit()
+    except BaseException:
+        committed = writers.close()
+        if committed:  # one connection committed before the other failed: its rows go
+            _discard(source, batch_id)
+        raise
+    writers.close()
+    return made
+
+
+class Writers:
+    """The connections a batch is written on: `raw` and `stage` (staging and quarantine), one connection
+    for both unless `two`."""
+
+    def __init__(self, two: bool):
+        self.conns = [db.connect() for _ in range(2 if two else 1)]
+        self.raw = self.conns[0].cursor()
+        self.stage = self.conns[-1].cursor()
+        self.committed = False
+
+    def commit(self) -> None:
+        for conn in self.conns:
+            conn.commit()
+            self.committed = True
+
+    def close(self) -> bool:
+        """Roll back what is not committed, close; whether anything had been committed."""
+        for conn in self.conns:
+            try:
+                conn.rollback()
+                conn.close()
+            except Exception:  # a connection the server dropped: nothing of it is committed
+                pass
+        return self.committed
 
 
 def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResult) -> None:
@@ -143,7 +197,7 @@ def _land_records(cur, source: str, path: Path, batch_id: int, result: FileResul
     _land(cur, source, path.name, batch_id, chunk, result)
 
 
-def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
+def _land_table(writers: "Writers", source: str, path: Path, batch_id: int, result: FileResult) -> str | None:
     """A source read as tables (health: CSV/XLSX extracts and ОМС registers) is landed set-based
     (etl/landing/tabular.py). Returns when the source made the file, if it says (an ОМС register's date)."""
     import datetime as dt
@@ -155,8 +209,8 @@ def _land_table(cur, source: str, path: Path, batch_id: int, result: FileResult)
         table = connectors.source(source).module().open_file(path, Path(tmp))
         if table is None:
             return None  # an L-file: its persons are read with their case file
-        cur.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
-        counts = tabular.land(cur, table, source=source, batch_id=batch_id, file_name=path.name,
+        writers.stage.execute("UPDATE audit.load_batch SET header = %s WHERE batch_id = %s", (table.header, batch_id))
+        counts = tabular.land(writers, table, source=source, batch_id=batch_id, file_name=path.name,
                               today=dt.date.today())
     result.read, result.staged, result.quarantined = counts["read"], counts["staged"], counts["quarantined"]
     result.by_entity[table.entity] = counts
@@ -174,17 +228,73 @@ def _iso_date(text: str | None) -> str | None:
 
 
 def _reject(result: FileResult, path: Path, digest: str, run_id: str | None, e: FileRejected) -> FileResult:
+    """The file refused with its reason: its batch (if one was begun, its rows are gone already) or a new
+    batch row says so."""
     result.status, result.reason, result.detail = "rejected", e.reason, e.detail
-    with db.transaction() as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, reject_reason, run_id,"
-            " finished_at) VALUES (%s, %s, %s, %s, 'rejected', %s, %s, now()) RETURNING batch_id",
-            (result.source, path.name, digest, path.stat().st_size if path.is_file() and not path.is_symlink()
-             else None,
-             f"{e.reason}: {e.detail}", run_id))
-        result.batch_id = cur.fetchone()[0]
+    reason = f"{e.reason}: {e.detail}"
+    if result.batch_id is not None:
+        _end_failed(result.source, result.batch_id, "rejected", reason)
+    else:
+        with db.transaction() as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO audit.load_batch (source, file_name, file_sha256, file_size, status, reject_reason,"
+                " run_id, finished_at) VALUES (%s, %s, %s, %s, 'rejected', %s, %s, now()) RETURNING batch_id",
+                (result.source, path.name, digest, path.stat().st_size if path.is_file() and not path.is_symlink()
+                 else None, reason, run_id))
+            result.batch_id = cur.fetchone()[0]
     log.warning("rejected %s: %s", path, redact.safe_text(str(e)))
     return result
+
+
+def _end_failed(source: str, batch_id: int, status: str, reason: str) -> None:
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE audit.load_batch SET status = %s, reject_reason = %s, n_read = 0, n_staged = 0,"
+                    " n_quarantined = 0, finished_at = now() WHERE batch_id = %s", (status, reason, batch_id))
+
+
+# ---- batches a landing left behind ---------------------------------------------------------------------
+def _lock_name(source: str) -> str:
+    return f"land:{source}"
+
+
+def _discard(source: str, batch_id: int) -> int:
+    """Remove every row of a batch that is not loaded, from raw, quarantine and the source's staging
+    tables; the rows removed."""
+    n = 0
+    with db.transaction() as conn, conn.cursor() as cur:
+        for table in ("raw.record", "quarantine.record",
+                      *(f"staging.{e}" for e in connectors.source(source).entities)):
+            cur.execute(f"DELETE FROM {table} WHERE batch_id = %s", (batch_id,))
+            n += cur.rowcount
+    return n
+
+
+def _reap_locked(source: str) -> list[int]:
+    """With the source's landing lock held: batches of the source still `loading` belong to a landing that
+    died (kill -9, a lost machine) — their rows, committed on some connections and not on others, are
+    removed and the batch is marked `failed`."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT batch_id FROM audit.load_batch WHERE source = %s AND status = 'loading'"
+                    " ORDER BY batch_id", (source,))
+        dead = [b for (b,) in cur.fetchall()]
+    for batch_id in dead:
+        removed = _discard(source, batch_id)
+        _end_failed(source, batch_id, "failed", "landing_died: the landing ended before its batch was loaded;"
+                                                f" {removed} rows it had written were removed")
+        log.warning("batch %d of %s was left loading by a landing that died: %d rows removed", batch_id, source,
+                    removed)
+    return dead
+
+
+def reap(sources: Iterable[str] | None = None) -> list[int]:
+    """Remove the batches left `loading` by landings that died, for each source no landing holds now (one
+    that is landing is left alone: its own next landing reaps it). Returns the batches marked failed."""
+    dead: list[int] = []
+    for source in sources or [s.name for s in connectors.SOURCES]:
+        with db.try_session_lock(_lock_name(source)) as held:
+            if held:
+                dead += _reap_locked(source)
+    return dead
 
 
 CHUNK = 5_000  # records parsed and copied at a time: memory stays flat whatever the file size

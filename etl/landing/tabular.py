@@ -1,6 +1,7 @@
 """Tables (health CSV/XLSX) landed set-based. The per-row work — payload and content hash, casts, checks —
 runs in DuckDB (vectorised, both cores); PostgreSQL only receives COPY streams into raw, staging and
-quarantine, in the caller's one transaction. The raw COPY runs while DuckDB casts the rows.
+quarantine, uncommitted (the caller commits and then marks the batch loaded): raw on one connection while
+staging and quarantine go on another.
 
 - A well-formed CSV is read by DuckDB itself (UTF-8; cp1251 is transcoded on the way, which also finds a
   later undecodable byte). A file it refuses — a short or long row, a NUL, a blank line, a lone CR, a
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
+import psycopg2.errors
 import pyarrow as pa
 
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected, Table, own_csv, read_own_csv
@@ -50,27 +52,33 @@ _PG_ELEMENT = r"""CASE WHEN v IS NULL THEN 'NULL'
     THEN '"' || replace(replace(v, '\', '\\'), '"', '\"') || '"' ELSE v END"""
 
 
-def land(cur, table: Table, *, source: str, batch_id: int, file_name: str, today: dt.date) -> dict:
-    """Land one table into raw, staging and quarantine; return {"read", "staged", "quarantined"}.
+def land(writers, table: Table, *, source: str, batch_id: int, file_name: str, today: dt.date) -> dict:
+    """Land one table into raw (on `writers.raw`), staging and quarantine (on `writers.stage`); return
+    {"read", "staged", "quarantined"}. Nothing is committed here.
 
     DuckDB works within LTC_DUCKDB_MEMORY and spills the rest; should an operator still run out, the
     table is landed again (nothing of the first attempt kept) on one thread with twice the memory."""
     memory = settings.current().duckdb_memory_mb
-    cur.execute("SAVEPOINT land_table")
+    cursors = {id(c): c for c in (writers.raw, writers.stage)}.values()
+    for cur in cursors:
+        cur.execute("SAVEPOINT land_table")
     try:
-        counts = _land(cur, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
+        counts = _land(writers, table, source, batch_id, file_name, today, os.cpu_count() or 2, memory)
     except duckdb.OutOfMemoryException as e:
         log.warning("%s: DuckDB ran out of %d MB (%s); landing again on one thread with %d MB", file_name, memory,
                     redact.safe_message(e), 2 * memory)
-        cur.execute("ROLLBACK TO SAVEPOINT land_table")
-        counts = _land(cur, table, source, batch_id, file_name, today, 1, 2 * memory)
-    cur.execute("RELEASE SAVEPOINT land_table")
+        for cur in cursors:
+            cur.execute("ROLLBACK TO SAVEPOINT land_table")
+        counts = _land(writers, table, source, batch_id, file_name, today, 1, 2 * memory)
+    for cur in cursors:
+        cur.execute("RELEASE SAVEPOINT land_table")
     return counts
 
 
-def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: dt.date, threads: int,
+def _land(writers, table: Table, source: str, batch_id: int, file_name: str, today: dt.date, threads: int,
           memory_mb: int) -> dict:
     cells = [f"c{i}" for i in range(len(table.header))]
+    cur = writers.stage
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ltc-land-") as tmp, _duck(Path(tmp), threads, memory_mb) as con:
         tmp = Path(tmp)
@@ -94,32 +102,52 @@ def _land(cur, table: Table, source: str, batch_id: int, file_name: str, today: 
             con.register("earlier_rows", earlier.result())
         con.execute(_EARLIER_DUPLICATES)
         [(read, quarantined)] = con.execute("SELECT count(*), count(reason) FROM d").fetchall()
-        landed = {"quarantined": 0}  # what PostgreSQL took, counted by its COPY: not derived from `read`
         t3 = time.perf_counter()
         _blank_secrets(con, table)
-        landed["read"] = duckpipe.copy_streamed(con, cur, _raw_query(table, batch_id, source, file_name),
-                                                "raw.record", "batch_id, locator, source, entity, file_name,"
-                                                              " content_hash, payload")
-        t4 = time.perf_counter()
-        staged_cols = _staged_columns(table)
-        landed["staged"] = duckpipe.copy_streamed(
-            con, cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
-            f"staging.{table.entity}", ["batch_id", "locator", *staged_cols])
-        if quarantined:
-            lineage = f"{batch_id}, q.locator, {_lit(source)}, {_lit(table.entity)}, q.reason, q.detail"
-            rows = (f"(SELECT d.seq, d.locator, d.reason, d.detail, {_withheld(table)} AS withheld FROM d"
-                    f" WHERE d.reason IS NOT NULL) q")
-            if table.reader:  # the records as read stream from the source's files and probe the rows
-                query = f"SELECT {lineage}, p.payload FROM record_payloads p JOIN {rows} ON q.seq = p.seq"
-            else:
-                query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
-                         f" JOIN {rows} ON q.seq = l.seq")
-            landed["quarantined"] = duckpipe.copy_streamed(con, cur, query, "quarantine.record",
-                                   "batch_id, locator, source, entity, reason_code, detail, payload")
-    log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw into PostgreSQL %.2f s, staging and quarantine %.2f s",
-             file_name, t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.perf_counter() - t4)
+        # raw on its own connection while staging and quarantine go on the other (the batch-status gate
+        # keeps both invisible until the batch is loaded): two COPYs at once, each a scan of DuckDB's tables
+        # (either failing stops the other: a COPY cancelled ends at once)
+        with ThreadPoolExecutor(1) as pool:
+            raw = pool.submit(duckpipe.copy_streamed, con.cursor(), writers.raw,
+                              _raw_query(table, batch_id, source, file_name), "raw.record",
+                              "batch_id, locator, source, entity, file_name, content_hash, payload")
+            raw.add_done_callback(lambda f: f.exception() and cur.connection.cancel())
+            try:
+                landed = _stage(con, cur, table, batch_id, source, quarantined)
+            except BaseException as e:
+                writers.raw.connection.cancel()
+                wait([raw])
+                cause = raw.exception()  # the raw COPY failed first, and cancelled this one: its error is the cause
+                if isinstance(e, psycopg2.errors.QueryCanceled) and cause is not None:
+                    raise cause from None
+                raise
+            landed["read"] = raw.result()  # what PostgreSQL took, counted by its COPY: not derived from `read`
+    log.info("%s: read %.2f s, hash %.2f s, cast %.2f s, raw beside staging and quarantine into PostgreSQL %.2f s",
+             file_name, t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
     if landed["read"] != read:  # the records as read must all be in raw (an ОМС source streams them anew)
         raise FileRejected("reconciliation_failed", f"{read} records read, {landed['read']} written to raw")
+    return landed
+
+
+def _stage(con, cur, table: Table, batch_id: int, source: str, quarantined: int) -> dict:
+    """The staged rows and the quarantined ones into PostgreSQL on `cur`; their counts as COPY took them."""
+    staged_cols = _staged_columns(table)
+    landed = {"quarantined": 0}
+    landed["staged"] = duckpipe.copy_streamed(
+        con.cursor(), cur, f"SELECT {batch_id}, locator, {', '.join(staged_cols)} FROM d WHERE reason IS NULL",
+        f"staging.{table.entity}", ["batch_id", "locator", *staged_cols])
+    if quarantined:
+        lineage = f"{batch_id}, q.locator, {_lit(source)}, {_lit(table.entity)}, q.reason, q.detail"
+        rows = (f"(SELECT d.seq, d.locator, d.reason, d.detail, {_withheld(table)} AS withheld FROM d"
+                f" WHERE d.reason IS NOT NULL) q")
+        if table.reader:  # the records as read stream from the source's files and probe the rows
+            query = f"SELECT {lineage}, p.payload FROM record_payloads p JOIN {rows} ON q.seq = p.seq"
+        else:
+            query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
+                     f" JOIN {rows} ON q.seq = l.seq")
+        landed["quarantined"] = duckpipe.copy_streamed(con.cursor(), cur, query, "quarantine.record",
+                                                       "batch_id, locator, source, entity, reason_code, detail,"
+                                                       " payload")
     return landed
 
 

@@ -111,10 +111,10 @@ def apply(cur, schema: str = "build") -> dict:
     """In a marts build, for every closed month: record a pending revision when the data now says
     otherwise, and put the accepted revision's rows in place of what was computed. Returns
     {month: pending revision or None}."""
-    cur.execute("SELECT month, revision, max_batch_id FROM audit.period ORDER BY month")
+    cur.execute("SELECT month, revision, max_loaded_seq FROM audit.period ORDER BY month")
     closed = cur.fetchall()
     out = {}
-    for month, revision, max_batch in closed:
+    for month, revision, seen_seq in closed:
         changes = {}
         marts = [m for m in PERIOD_MARTS if _exists(cur, schema, m) and _exists(cur, "frozen", m)]
         for mart in marts:
@@ -127,7 +127,7 @@ def apply(cur, schema: str = "build") -> dict:
                         (revision, month))
         if changes:
             cur.execute("SELECT coalesce(array_agg(batch_id ORDER BY batch_id), '{}') FROM audit.load_batch"
-                        " WHERE status = 'loaded' AND batch_id > %s", (max_batch,))
+                        " WHERE status = 'loaded' AND loaded_seq > %s", (seen_seq,))
             batches = cur.fetchone()[0]
             cur.execute("INSERT INTO audit.period_revision (month, revision, status, changes, batches)"
                         " VALUES (%s, %s, 'pending', %s, %s)", (month, revision + 1, json.dumps(changes), batches))
@@ -165,10 +165,10 @@ def close(month: dt.date, actor: str, note: str | None = None) -> dict:
     month = month.replace(day=1)
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('ltc_periods'))")
-        cur.execute("SELECT revision, max_batch_id FROM audit.period WHERE month = %s FOR UPDATE", (month,))
+        cur.execute("SELECT revision, max_loaded_seq FROM audit.period WHERE month = %s FOR UPDATE", (month,))
         row = cur.fetchone()
         if row:
-            revision, max_batch = row
+            revision, seen_seq = row
             cur.execute("SELECT revision, batches FROM audit.period_revision WHERE month = %s AND status = 'pending'",
                         (month,))
             pending = cur.fetchone()
@@ -178,8 +178,9 @@ def close(month: dt.date, actor: str, note: str | None = None) -> dict:
             cur.execute("UPDATE audit.period_revision SET status = 'accepted', accepted_at = now(), accepted_by = %s"
                         " WHERE month = %s AND revision = %s", (actor, month, new))
             cur.execute("UPDATE audit.period SET revision = %s, closed_at = now(), closed_by = %s, note = %s,"
-                        " max_batch_id = %s WHERE month = %s",
-                        (new, actor, note, max([max_batch, *batches]), month))
+                        " max_loaded_seq = (SELECT coalesce(max(loaded_seq), %s) FROM audit.load_batch"
+                        " WHERE batch_id = ANY(%s::bigint[]) AND loaded_seq > %s) WHERE month = %s",
+                        (new, actor, note, seen_seq, list(batches), seen_seq, month))
             return {"month": month.isoformat(), "revision": new, "action": "revision accepted"}
         marts = [m for m in PERIOD_MARTS if _exists(cur, "marts", m)]
         if "mart_recipients_by_level" not in marts:
@@ -191,11 +192,11 @@ def close(month: dt.date, actor: str, note: str | None = None) -> dict:
         # the batches the published figures were built from: those landed before the publication
         cur.execute("SELECT min(published_at) FROM marts.mart_recipients_by_level")
         published = cur.fetchone()[0]
-        cur.execute("SELECT coalesce(max(batch_id), 0) FROM audit.load_batch WHERE status = 'loaded'"
+        cur.execute("SELECT coalesce(max(loaded_seq), 0) FROM audit.load_batch WHERE status = 'loaded'"
                     " AND finished_at <= %s", (published,))
-        max_batch = cur.fetchone()[0]
-        cur.execute("INSERT INTO audit.period (month, revision, closed_by, max_batch_id, note) VALUES (%s, 1, %s, %s, %s)",
-                    (month, actor, max_batch, note))
+        seen_seq = cur.fetchone()[0]
+        cur.execute("INSERT INTO audit.period (month, revision, closed_by, max_loaded_seq, note) VALUES (%s, 1, %s, %s, %s)",
+                    (month, actor, seen_seq, note))
         cur.execute("INSERT INTO audit.period_revision (month, revision, status, accepted_at, accepted_by)"
                     " VALUES (%s, 1, 'accepted', now(), %s)", (month, actor))
         return {"month": month.isoformat(), "revision": 1, "action": "closed", "rows": rows}

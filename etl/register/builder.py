@@ -23,6 +23,7 @@ from pathlib import Path
 from etl.base import db, duckpipe
 from etl.models import sqlmodels
 from etl import linkage
+from etl.landing import load
 from etl.linkage import MODEL_PATH, RECORDS, Model, load_settings
 from etl.register import retention
 
@@ -133,6 +134,7 @@ def _versions_of_one_key(con, no_match: list[tuple[int, int]]) -> list[tuple[int
 # ---- build ----------------------------------------------------------------------------------------
 def build(run_id: str = "manual", rebuild: bool = False) -> dict:
     """Link every unlinked staged record; refresh golden attributes. Returns counts."""
+    load.reap()  # rows a landing that died left behind go first (no reader sees them; this removes them)
     with db.transaction() as conn, conn.cursor() as cur:
         sqlmodels.apply_views(cur)
         retention.lock(cur)  # one builder at a time
@@ -140,14 +142,16 @@ def build(run_id: str = "manual", rebuild: bool = False) -> dict:
         if rebuild:
             _clear(cur, run_id)
         # records the last build tried: a held one (see retention.py) is tried again only with new ones
-        cur.execute("SELECT coalesce(max(max_batch_id), 0) FROM register.build_run")
+        cur.execute("SELECT coalesce(max(max_loaded_seq), 0) FROM register.build_run")
         tried = 0 if rebuild else cur.fetchone()[0]
-        # what this build can see: batches committed before its snapshot (later ones: the next build)
-        cur.execute("INSERT INTO register.build_run (run_id, max_batch_id) SELECT %s, coalesce(max(batch_id), 0)"
+        # what this build can see: batches loaded before its snapshot (later ones: the next build), in
+        # the order they were loaded (a batch begun earlier may be loaded later)
+        cur.execute("INSERT INTO register.build_run (run_id, max_loaded_seq) SELECT %s, coalesce(max(loaded_seq), 0)"
                     " FROM audit.load_batch WHERE status = 'loaded' RETURNING build_id", (run_id,))
         build_id = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FILTER (WHERE r.entity = ANY(%s) OR r.batch_id > %s), count(*)"
-                    " FROM register.int_person_record r LEFT JOIN register.person_link l"
+        cur.execute("SELECT count(*) FILTER (WHERE r.entity = ANY(%s) OR b.loaded_seq > %s), count(*)"
+                    " FROM register.int_person_record r JOIN audit.load_batch b ON b.batch_id = r.batch_id"
+                    " LEFT JOIN register.person_link l"
                     " ON l.entity = r.entity AND l.stg_id = r.stg_id WHERE l.stg_id IS NULL",
                     (sorted(retention.founding(sources)), tried))
         pending, unlinked = cur.fetchone()

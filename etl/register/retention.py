@@ -70,7 +70,7 @@ def expire(run_id: str = "manual", dry_run: bool = False) -> dict:
     with db.transaction() as conn, conn.cursor() as cur:
         lock(cur)
         sources = load(cur)
-        cur.execute("SELECT coalesce(max(max_batch_id), 0) FROM register.build_run")
+        cur.execute("SELECT coalesce(max(max_loaded_seq), 0) FROM register.build_run")
         tried = cur.fetchone()[0]
         counts = {}
         for s in sources.values():
@@ -96,7 +96,8 @@ def _expire_entity(cur, s: PersonSource, tried: int) -> tuple[int, int]:
         SELECT x.batch_id, x.locator, x.kind FROM (
             SELECT s.batch_id, s.locator, 'staged' AS kind FROM staging.{s.entity} s
             JOIN audit.load_batch b ON b.batch_id = s.batch_id
-            WHERE b.finished_at < now() - make_interval(days => %(days)s) AND s.batch_id <= %(tried)s
+            WHERE b.status = 'loaded' AND b.finished_at < now() - make_interval(days => %(days)s)
+              AND b.loaded_seq <= %(tried)s
               AND NOT EXISTS (SELECT 1 FROM register.person_link l WHERE l.entity = %(entity)s AND l.stg_id = s.stg_id)
               AND NOT EXISTS (SELECT 1 FROM register.review v WHERE v.status = 'open'
                               AND ((v.entity_l = %(entity)s AND v.stg_id_l = s.stg_id)
@@ -104,6 +105,7 @@ def _expire_entity(cur, s: PersonSource, tried: int) -> tuple[int, int]:
             UNION ALL
             SELECT q.batch_id, q.locator, 'quarantined' FROM quarantine.record q
             WHERE q.entity = %(entity)s AND q.quarantined_at < now() - make_interval(days => %(days)s)
+              AND q.batch_id IN (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded')
         ) x""", {"entity": s.entity, "days": s.retention_days, "tried": tried})
     cur.execute("DELETE FROM staging.{0} s USING expired e WHERE e.kind = 'staged' AND s.batch_id = e.batch_id"
                 " AND s.locator = e.locator".format(s.entity))
