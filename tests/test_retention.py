@@ -165,3 +165,30 @@ def test_every_person_bearing_source_says_whether_it_founds_a_person():
     assert branches == set(seed) and len(branches) == 6
     assert {e for e, r in seed.items() if r["founds_person"] == "true"} == {
         "optima_recipient", "smev_application", "health_referral"}
+
+
+def test_a_batch_begun_before_a_build_and_loaded_after_it_is_tried_by_the_next(clean_db, tmp_path):
+    """Batches are numbered when begun and seen when loaded: a health batch still being landed while an
+    OPTIMA batch (a higher number) loads and a build runs is the next build's — its stay joins Orlova,
+    not held untried (the builds remember the load order, loaded_seq, not the batch number)."""
+    from etl.base import db
+    from tests.conftest import insert_staging
+
+    land(tmp_path, "referrals.csv", REFERRALS +
+         f"MO1;R1;01.02.2024;{ORLOVA};Орлова;Анна;Петровна;Ж;06.05.1940;г. Лиски, ул. Мира, д. 5\r\n")
+    register.build()
+    [(begun,)] = query("INSERT INTO audit.load_batch (source, file_name, file_sha256, status)"
+                       " VALUES ('health', 'events.csv', 'e', 'loading') RETURNING batch_id")
+    insert_staging("health_medical_event", batch_id=begun, event_id="H1", mo_code="MO1",
+                   event_type="hospitalisation", start_date="2024-03-05", surname="Орлова", first_name="Анна",
+                   patronymic="Петровна", sex="F", birth_date="1940-05-06", snils=ORLOVA)
+    [(later,)] = query("INSERT INTO audit.load_batch (source, file_name, file_sha256, status)"
+                       " VALUES ('optima', 'later.zip', 'l', 'loaded') RETURNING batch_id")
+    assert later > begun
+    with db.session_lock("land:health"):  # the health landing is still under way
+        during = register.build()
+    assert during["records"] == 0 and linked("health_medical_event") == {"H1": None}
+    query("UPDATE audit.load_batch SET status = 'loaded' WHERE batch_id = %s", (begun,))
+    after = register.build()
+    assert after["records"] == 1 and after["held"] == 0
+    assert linked("health_medical_event")["H1"] == linked("health_referral")["R1"] is not None
