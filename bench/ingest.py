@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.treerss import TreePeak  # noqa: E402
 from etl.base import db  # noqa: E402
 from etl.base.normalize import format_snils, snils_checksum  # noqa: E402
 
@@ -51,11 +52,12 @@ def main() -> None:
             make_csv(path, a.rows)
             size = path.stat().st_size
             t = time.perf_counter()
-            res = load.ingest_file("health", path)
+            with TreePeak() as tree:
+                res = load.ingest_file("health", path)
             elapsed = time.perf_counter() - t
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"referral CSV: {res.read} rows ({size / 1e6:.1f} MB) staged {res.staged} in {elapsed:.2f} s "
-              f"= {res.read / elapsed:,.0f} rows/s; peak RSS {rss:.0f} MB")
+              f"= {res.read / elapsed:,.0f} rows/s; peak RSS {rss:.0f} MB (sampled while landing {tree.bytes / 2**20:.0f} MB)")
 
 
 if __name__ == "__main__":

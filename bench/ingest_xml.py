@@ -3,7 +3,8 @@
     python bench/ingest_xml.py --mb 1024
 
 Generates the pair in a temporary folder (not committed), lands it in a throwaway database (DATABASE_URL's
-server or the embedded one) and prints MB/s of the case file and the loader's peak RSS.
+server or the embedded one) and prints MB/s of the case file and the peak RSS: of the landing process,
+and of it with its parse workers together (sampled: the largest sum seen while landing).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.treerss import TreePeak  # noqa: E402
 from etl.base import db  # noqa: E402
 from etl.base.normalize import snils_checksum  # noqa: E402
 
@@ -76,13 +78,15 @@ def main() -> None:
             size = h.stat().st_size + h.with_name("L" + h.name[1:]).stat().st_size
             base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             t = time.perf_counter()
-            res = load.ingest_file("health", h)
+            with TreePeak() as tree:
+                res = load.ingest_file("health", h)
             elapsed = time.perf_counter() - t
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"ОМС register: {cases} cases, H+L {size / 1e6:.0f} MB, staged {res.staged}, quarantined "
               f"{res.quarantined} in {elapsed:.1f} s = {size / 1e6 / elapsed:.1f} MB/s; peak RSS {rss:.0f} MB "
-              f"(before loading {base_rss:.0f} MB), of the largest parse worker {workers:.0f} MB")
+              f"(before loading {base_rss:.0f} MB), of the largest parse worker {workers:.0f} MB, of the landing with"
+              f" its workers together {tree.bytes / 2**20:.0f} MB")
 
 
 if __name__ == "__main__":
