@@ -25,6 +25,7 @@ from tests.conftest import DATA_SCHEMAS, query, truncate_all
 from tests.test_concurrency import _csv
 
 APP = "ltc-kill-test"
+MINE = "FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"  # this test run's
 # logs of runs and attempts: a killed attempt may be remembered there
 LOGS = {"audit.pipeline_run", "audit.expectation_result", "audit.marts_build",  # one row per attempt
         "register.build_run"}  # (a build killed after its commit, before exiting, and run again: two)
@@ -58,7 +59,7 @@ def _kill_while_busy(proc: subprocess.Popen, delay: float) -> bool:
     Returns whether it was killed (False: it finished first)."""
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
-        busy = query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s AND state <> 'idle'"
+        busy = query(f"SELECT count(*) {MINE} AND state <> 'idle'"
                      " AND pid <> pg_backend_pid()", (APP,))[0][0]
         if busy:
             break
@@ -70,7 +71,7 @@ def _kill_while_busy(proc: subprocess.Popen, delay: float) -> bool:
     proc.wait(timeout=60)
     # the server notices the lost client and rolls its transaction back; wait for its backend to go
     deadline = time.monotonic() + 60
-    while query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s", (APP,))[0][0]:
+    while query(f"SELECT count(*) {MINE}", (APP,))[0][0]:
         assert time.monotonic() < deadline, "the killed process's backend is still there after 60 s"
         time.sleep(0.05)
     return True
@@ -296,7 +297,7 @@ def _no_stray_process():
     yield
     # a process that exited has closed its connections; their backends end a moment later
     deadline = time.monotonic() + 10
-    while (leftover := query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+    while (leftover := query(f"SELECT count(*) {MINE}",
                              (APP,))[0][0]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert leftover == 0
