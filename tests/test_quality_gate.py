@@ -41,6 +41,8 @@ def test_clean_run_publishes_and_records_results(loaded):
     ("INSERT INTO raw.record (batch_id, locator, source, entity, file_name, content_hash, payload) "
      "VALUES (424242, '1', 'health', 'health_referral', 'orphan.csv', 'x', '{}')",
      "staging", "landed_rows_belong_to_a_loaded_batch", 1),
+    ("DELETE FROM raw.content_key WHERE ctid IN (SELECT ctid FROM raw.content_key WHERE batch_id = "
+     "(SELECT min(batch_id) FROM raw.content_key) LIMIT 2)", "staging", "every_raw_record_has_its_content_key", 1),
     ("DELETE FROM register.person_link WHERE stg_id IN (SELECT stg_id FROM register.person_link "
      "WHERE entity = 'health_referral' ORDER BY stg_id LIMIT 4) AND entity = 'health_referral'",
      "register", "every_record_linked_once", 4),
@@ -86,7 +88,8 @@ def test_clean_run_publishes_and_records_results(loaded):
      # landed as a loader would: its raw record and the batch's figures too (else reconciliation stops it first)
      "INSERT INTO raw.record SELECT batch_id, locator || '#dup', source, entity, file_name, content_hash, payload "
      "FROM raw.record WHERE (batch_id, locator) IN (SELECT batch_id, left(locator, -4) FROM staging.optima_supplement "
-     "WHERE locator LIKE '%#dup'); UPDATE audit.load_batch SET n_read = n_read + 1, n_staged = n_staged + 1 "
+     "WHERE locator LIKE '%#dup'); INSERT INTO raw.content_key SELECT raw.hash8(content_hash), batch_id, locator "
+     "FROM raw.record WHERE locator LIKE '%#dup'; UPDATE audit.load_batch SET n_read = n_read + 1, n_staged = n_staged + 1 "
      "WHERE batch_id IN (SELECT batch_id FROM staging.optima_supplement WHERE locator LIKE '%#dup')",
      "register", "one_active_supplement_per_person", 1),
     # the batch figures are checked against the rows that are there, not against each other

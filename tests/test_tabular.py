@@ -352,3 +352,36 @@ def test_no_diagnosis_from_a_medical_events_extract_anywhere(clean_db, tmp_path)
     assert len(texts) == 6 and not any(code in t for t in texts for code in ("I63.9", "G30.1"))
     assert query("SELECT reason_code FROM quarantine.record ORDER BY 1") == [("duplicate_record",),
                                                                             ("inconsistent_dates",)]
+
+
+def test_the_content_key_is_the_same_in_duckdb_and_postgresql(clean_db):
+    """raw.content_key is written by DuckDB (tables) and by PostgreSQL (record sources, retention, the
+    migration): both engines' hash8 give one number for a hash, a hash of leading f's included."""
+    import hashlib
+
+    import duckdb
+
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(200)] + ["f" * 64, "0" * 64, "8" + "0" * 63]
+    duck = duckdb.connect()
+    duck.execute(f"CREATE MACRO hash8(h) AS {tabular.HASH8}")
+    ours = [v for (v,) in duck.execute("SELECT hash8(h) FROM unnest($1::VARCHAR[]) AS u(h)", [hashes]).fetchall()]
+    theirs = [v for (v,) in query("SELECT raw.hash8(h) FROM unnest(%s::text[]) WITH ORDINALITY AS u(h, n)"
+                                  " ORDER BY n", (hashes,))]
+    assert ours == theirs == [int(h[:15], 16) for h in hashes]
+
+
+def test_a_record_landed_before_is_found_by_its_key_and_its_whole_hash(clean_db, tmp_path):
+    """The duplicate check narrows by the key and confirms by the whole hash: a record landed before is
+    a duplicate; a key shared with another content (forced here) is not."""
+    row = "360001;A-{};02.01.2024;иное;;Иванов;Иван;;М;01.02.1950;;да\r\n"
+    first = ingest(write(tmp_path, "a.csv", HEADER + "\r\n" + row.format(1)))
+    again = ingest(write(tmp_path, "b.csv", HEADER + "\r\n" + row.format(1) + row.format(2)))
+    assert (again.staged, again.quarantined) == (1, 1)  # A-1 again: a duplicate of batch a's row
+    assert query("SELECT detail FROM quarantine.record") == [(f"same content as batch:locator {first.batch_id}:2",)]
+    # A-2's key given to A-1's record in batch a, and batch b set aside: A-2 landed again finds a key of
+    # batch a, whose record is another content — not a duplicate
+    query("UPDATE raw.content_key SET hash8 = (SELECT raw.hash8(content_hash) FROM raw.record WHERE batch_id = %s"
+          " AND locator = '3') WHERE batch_id = %s", (again.batch_id, first.batch_id))
+    query("UPDATE audit.load_batch SET status = 'rejected' WHERE batch_id = %s", (again.batch_id,))
+    third = ingest(write(tmp_path, "c.csv", HEADER + "\r\n" + row.format(2) + row.format(3)))
+    assert (third.staged, third.quarantined) == (2, 0)

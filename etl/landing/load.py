@@ -262,6 +262,10 @@ def _discard(source: str, batch_id: int) -> int:
     tables; the rows removed."""
     n = 0
     with db.transaction() as conn, conn.cursor() as cur:
+        # the keys first, found from the raw records they belong to (keys are committed with or after them)
+        cur.execute("DELETE FROM raw.content_key k USING raw.record r WHERE r.batch_id = %s"
+                    " AND k.hash8 = raw.hash8(r.content_hash) AND k.batch_id = r.batch_id AND k.locator = r.locator",
+                    (batch_id,))
         for table in ("raw.record", "quarantine.record",
                       *(f"staging.{e}" for e in connectors.source(source).entities)):
             cur.execute(f"DELETE FROM {table} WHERE batch_id = %s", (batch_id,))
@@ -308,8 +312,12 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
     hashes = [r.content_hash for r in records]
     seen: dict[str, str] = {}
     for i in range(0, len(hashes), 10000):
+        # the keys narrow the search (raw.content_key), the record found by its primary key confirms it
         cur.execute("SELECT r.content_hash, min(r.batch_id || ':' || r.locator)"
-                    " FROM unnest(%s::text[]) AS u(content_hash) JOIN raw.record r USING (content_hash)"
+                    " FROM unnest(%s::text[]) AS u(content_hash)"
+                    " JOIN raw.content_key k ON k.hash8 = raw.hash8(u.content_hash)"
+                    " JOIN raw.record r ON r.batch_id = k.batch_id AND r.locator = k.locator"
+                    " AND r.content_hash = u.content_hash"
                     " JOIN audit.load_batch b ON b.batch_id = r.batch_id"
                     " WHERE r.source = %s AND (b.status = 'loaded' OR r.batch_id = %s)"
                     " GROUP BY r.content_hash", (hashes[i:i + 10000], source, batch_id))
@@ -350,6 +358,9 @@ def _land(cur, source: str, file_name: str, batch_id: int, records: list[SourceR
         result.by_entity[row[3]]["quarantined"] += 1
     written = db.copy_rows(cur, "raw.record", ["batch_id", "locator", "source", "entity", "file_name", "content_hash",
                                      "payload"], raw_rows)
+    cur.execute("INSERT INTO raw.content_key (hash8, batch_id, locator) SELECT raw.hash8(h), %s, l"
+                " FROM unnest(%s::text[], %s::text[]) AS u(h, l) ORDER BY 1",
+                (batch_id, [r[5] for r in raw_rows], [r[1] for r in raw_rows]))
     quarantined = db.copy_rows(cur, "quarantine.record", ["batch_id", "locator", "source", "entity", "reason_code",
                                                           "detail", "payload"], quarantine_rows)
     for entity, recs in staged.items():

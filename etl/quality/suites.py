@@ -232,6 +232,12 @@ SUITES = [
             "SELECT l.batch_id FROM (SELECT DISTINCT batch_id FROM raw.record UNION "
             "SELECT DISTINCT batch_id FROM quarantine.record) l "
             "WHERE l.batch_id NOT IN (SELECT batch_id FROM {batch} WHERE status IN ('loaded', 'loading'))")),
+        # a raw record without its key would not be found as a duplicate by a later batch
+        Check("every_raw_record_has_its_content_key", "UnexpectedRowsExpectation", rows(
+            "WITH r AS (SELECT batch_id, count(*) AS n FROM raw.record GROUP BY batch_id), "
+            "k AS (SELECT batch_id, count(*) AS n FROM raw.content_key GROUP BY batch_id) "
+            "SELECT batch_id FROM r FULL JOIN k USING (batch_id) WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) "
+            "AND batch_id IN (SELECT batch_id FROM {batch} WHERE status = 'loaded')")),
         Check("no_batch_left_loading", "UnexpectedRowsExpectation", rows(
             "SELECT batch_id FROM {batch} WHERE status = 'loading' AND started_at < now() - interval '1 day'"),
               severity=WARNING),

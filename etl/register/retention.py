@@ -113,6 +113,9 @@ def _expire_entity(cur, s: PersonSource, tried: int) -> tuple[int, int]:
     cur.execute("DELETE FROM quarantine.record q USING expired e WHERE e.kind = 'quarantined'"
                 " AND q.batch_id = e.batch_id AND q.locator = e.locator")
     quarantined = cur.rowcount
+    cur.execute("DELETE FROM raw.content_key k USING raw.record r, expired e WHERE r.batch_id = e.batch_id"
+                " AND r.locator = e.locator AND k.hash8 = raw.hash8(r.content_hash) AND k.batch_id = r.batch_id"
+                " AND k.locator = r.locator")
     cur.execute("DELETE FROM raw.record r USING expired e WHERE r.batch_id = e.batch_id AND r.locator = e.locator")
     cur.execute("""UPDATE audit.load_batch b
         SET n_expired_staged = n_expired_staged + x.staged, n_expired_quarantined = n_expired_quarantined + x.quarantined
