@@ -181,22 +181,21 @@ def _lit(text: str) -> str:
 
 
 def _earlier_copies(duck, cur, source: str) -> pa.Table:
-    """(content_hash, first): where rows of this file were loaded before, as batch:locator (this file's own
-    rows are not in yet, and its batch is not 'loaded'). The keys narrow the search; raw.record's row,
-    found by its primary key, confirms the whole hash."""
+    """(content_hash, first): records of earlier loaded batches of the source whose key is one of this
+    file's, with where each content was first loaded, as batch:locator (this file's own rows are not in
+    yet, and its batch is not 'loaded'). Only the keys go to PostgreSQL (8 bytes a row); the whole hash
+    of a candidate comes back, and the join on it (_EARLIER_DUPLICATES) confirms it."""
     t0 = time.perf_counter()
     cur.execute("SET LOCAL work_mem = '256MB'")
     cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
-    cur.execute("CREATE TEMP TABLE incoming (hash8 bigint, content_hash text) ON COMMIT DROP")
-    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT hash8(content_hash), content_hash FROM h", "incoming",
-                           ["hash8", "content_hash"])
+    cur.execute("CREATE TEMP TABLE incoming (hash8 bigint) ON COMMIT DROP")
+    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT hash8(content_hash) FROM h", "incoming", ["hash8"])
     cur.execute("ANALYZE incoming")
-    cur.execute("SELECT i.content_hash, min(k.batch_id || ':' || k.locator) FROM incoming i"
+    cur.execute("SELECT r.content_hash, min(k.batch_id || ':' || k.locator) FROM incoming i"
                 " JOIN raw.content_key k ON k.hash8 = i.hash8"
                 " JOIN audit.load_batch lb ON lb.batch_id = k.batch_id AND lb.status = 'loaded' AND lb.source = %s"
                 " JOIN raw.record r ON r.batch_id = k.batch_id AND r.locator = k.locator"
-                " AND r.content_hash = i.content_hash"
-                " GROUP BY i.content_hash", (source,))
+                " GROUP BY r.content_hash", (source,))
     rows = cur.fetchall()
     log.debug("earlier look-up %.2f s", time.perf_counter() - t0)
     return pa.table({"content_hash": pa.array([h for h, _ in rows], pa.string()),
