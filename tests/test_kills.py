@@ -110,7 +110,7 @@ def _no_half_batch(*_states) -> None:
 
 
 def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None = None,
-                       delays=lambda clean_seconds: DELAYS, no_half=_no_half_state) -> None:
+                       delays=lambda clean_seconds: DELAYS, no_half=_no_half_state, after_kill=None) -> None:
     """A clean run of `argv` after `prepare`, then, for each delay, the same killed and run again: the
     state after the re-run equals the clean one, and no kill left a half state. `delays`: of the clean
     run's duration, the delays to kill at."""
@@ -131,6 +131,8 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
             continue
         killed += 1
         no_half(_state(visible=True), before, clean)
+        if after_kill:
+            after_kill(proc.pid)
         _run(pg_url, rerun or argv)
         assert _state() == clean, f"after kill -9 at +{delay} s and a re-run"
     assert killed >= 2, f"only {killed} of {len(DELAYS)} kills landed before the step ended"
@@ -157,6 +159,50 @@ def test_a_landing_killed_at_random_points_then_rerun_lands_as_a_clean_run(clean
     assert query("SELECT count(*) FROM audit.load_batch WHERE status = 'loaded'") == [(2,)]
     assert query("SELECT count(*) FROM raw.record WHERE batch_id NOT IN"
                  " (SELECT batch_id FROM audit.load_batch WHERE status = 'loaded')") == [(0,)]
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Live ОМС parse workers started by process `pid` (they carry its pid in their environment)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"LTC_PARSE_PARENT={pid}".encode() in env and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def test_an_oms_register_landing_killed_leaves_no_worker_and_no_scratch(clean_db, tmp_path, monkeypatch):
+    """An ОМС register large enough to be parsed in parts by worker processes, killed at random points:
+    its workers die with it (they would parse on for nobody), the scratch folders it leaves in TMPDIR
+    (extracted cases, DuckDB's files: a few times the register) are removed by the next landing, and the
+    re-run lands as a clean run does."""
+    from bench.ingest_xml import make_register
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    h, _ = make_register(folder, 40)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    left_behind = []
+
+    def after_kill(pid: int) -> None:
+        deadline = time.monotonic() + 1  # the parent-death signal is immediate; a part takes seconds
+        while _workers_of(pid):
+            assert time.monotonic() < deadline, f"parse workers of the killed landing still run: {_workers_of(pid)}"
+            time.sleep(0.05)
+        left_behind.extend(p.name for p in scratch.iterdir() if f"-{pid}-" in p.name)
+
+    random_points = _random_points(5, 3)
+    _killed_then_rerun(clean_db, lambda: None, ["-m", "etl.cli", "ingest", "health", str(h)],
+                       delays=lambda clean: [0.3, *random_points(clean)],  # 0.3 s: while the parts are parsed
+                       no_half=_no_half_batch, after_kill=after_kill)
+    assert left_behind, "no kill left a scratch folder: the sweep was not put to the test"
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_record_source_landing_killed_then_rerun_lands_as_a_clean_run(clean_db, region):

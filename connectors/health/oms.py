@@ -200,7 +200,8 @@ def _start_part(path: Path, part: tuple[int, int, bytes, bytes], out: Path, seq_
                 prefix: str) -> subprocess.Popen:
     start, end, head, tail = part
     root = str(Path(__file__).resolve().parents[2])  # the folder holding connectors/, whatever the installation
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+           _PARENT: str(os.getpid())}
     return subprocess.Popen([sys.executable, "-m", "connectors.health.oms", str(path), str(start), str(end), head.hex(),
                              tail.hex(), str(out), str(seq_base), prefix],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -275,10 +276,27 @@ def _quoted(value: str | None) -> bytes:
     return b'""' if value is None else b'"' + value.replace('"', '""').encode() + b'"'
 
 
+_PARENT = "LTC_PARSE_PARENT"
+
+
+def _die_with_parent() -> None:
+    """A worker whose landing process is killed outright dies with it (Linux: the parent-death signal),
+    not parsing on for nobody into a scratch folder that is then swept away."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return  # not Linux: the worker ends when its part is done
+    if os.environ.get(_PARENT) and os.getppid() != int(os.environ[_PARENT]):
+        os._exit(9)  # the parent died before the signal was asked for
+
+
 def _part_main(argv: list[str]) -> int:
     """A worker: parse one part of a case file (arguments from _start_part); print the number of cases, or
     the reason the part did not parse (exit status 3)."""
     path, start, end, head, tail, out, seq_base, prefix = argv
+    _die_with_parent()
     try:
         n = _write_cases(_Part(Path(path), int(start), int(end), bytes.fromhex(head), bytes.fromhex(tail)),
                          Path(out), int(seq_base), prefix)

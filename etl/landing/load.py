@@ -14,7 +14,7 @@ from typing import Iterable
 
 import connectors
 from connectors.common import FileRejected, SourceRecord
-from etl.base import db, redact
+from etl.base import db, redact, scratch
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +201,10 @@ def _land_table(writers: "Writers", source: str, path: Path, batch_id: int, resu
     """A source read as tables (health: CSV/XLSX extracts and ОМС registers) is landed set-based
     (etl/landing/tabular.py). Returns when the source made the file, if it says (an ОМС register's date)."""
     import datetime as dt
-    import tempfile
 
     from etl.landing import tabular
 
-    with tempfile.TemporaryDirectory(prefix="ltc-extract-") as tmp:
+    with scratch.folder("extract") as tmp:
         table = connectors.source(source).module().open_file(path, Path(tmp))
         if table is None:
             return None  # an L-file: its persons are read with their case file

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -35,7 +34,7 @@ import psycopg2.errors
 import pyarrow as pa
 
 from connectors.common import CASTS, MAX_ROW_BYTES, FileRejected, Table, own_csv, read_own_csv
-from etl.base import duckpipe, normalize, redact, settings
+from etl.base import duckpipe, normalize, redact, scratch, settings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def _land(writers, table: Table, source: str, batch_id: int, file_name: str, tod
     cells = [f"c{i}" for i in range(len(table.header))]
     cur = writers.stage
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ltc-land-") as tmp, _duck(Path(tmp), threads, memory_mb) as con:
+    with scratch.folder("land") as tmp, _duck(Path(tmp), threads, memory_mb) as con:
         tmp = Path(tmp)
         if table.reader:
             table.reader(con, cells)

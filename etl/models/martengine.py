@@ -21,14 +21,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
-from etl.base import duckpipe, settings
+from etl.base import duckpipe, scratch, settings
 from etl.models import catalog
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ def build(cur, marts: list[str], schema: str, ship_models: list[str]) -> dict[st
     counts: dict[str, int] = {}
     created: set[str] = set()
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ltc-marts-") as tmp, _connect(Path(tmp)) as con:
+    with scratch.folder("marts") as tmp, _connect(Path(tmp)) as con:
         tmp = Path(tmp)
         # PostgreSQL writes the next table while DuckDB reads the last one
         with ThreadPoolExecutor(1) as pool:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import tempfile
 from pathlib import Path
 
-from etl.base import db, duckpipe
+from etl.base import db, duckpipe, scratch
 from etl.models import sqlmodels
 from etl import linkage
 from etl.landing import load
@@ -80,7 +79,7 @@ _INPUT = {"record_id": "VARCHAR", "entity": "VARCHAR", "source_rank": "INTEGER",
 def _export(cur):
     """Every staged person record with its current person into a DuckDB relation `linkage_input`."""
     con = linkage.connect()
-    with tempfile.TemporaryDirectory(prefix="ltc-register-") as tmp:
+    with scratch.folder("register") as tmp:
         duckpipe.query_into_duckdb(cur, """
             SELECT r.entity || ':' || r.stg_id, r.entity, r.source_rank, r.natural_id, r.stg_id, r.snils, r.surname,
                    r.first_name, r.patronymic, r.sex, r.birth_date, r.address, r.oktmo, l.person_id
