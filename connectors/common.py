@@ -276,8 +276,8 @@ class Table:
     rows: Callable[[], Iterator[tuple[int, list[str]]]]
     direct: dict | None = None                # {path, encoding, delimiter, skip}: a CSV DuckDB may read itself
     # A source that is not a table (ОМС registers): reader(con, cells) creates the DuckDB table `land`
-    # itself, with reasons found while reading in `pre_reason`/`pre_detail`; `record_keys(locator, seq,
-    # content_hash)`: each record's key and the hash of the record as read; `record_payloads(seq, …,
+    # itself, with reasons found while reading in `pre_reason`/`pre_detail` and the hash of each record as
+    # read in `content_hash`; `record_payloads(seq, …,
     # payload)` and `record_stream(locator, content_hash, payload)`: the records as read, read from where
     # they are kept when needed (they are the bulk of the bytes).
     reader: Callable | None = None

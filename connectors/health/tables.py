@@ -236,10 +236,10 @@ SELECT loc AS locator, seq, NULL::INTEGER AS nf, NULL::VARCHAR[] AS extra,
        enp AS c6, fam AS c7, im AS c8, ot AS c9, sex AS c10, dr AS c11, snils AS c12,
        CASE WHEN person IS NULL THEN 'no_person_data' WHEN event_type IS NULL THEN 'unknown_code' END AS pre_reason,
        CASE WHEN person IS NULL THEN 'ID_PAC ' || coalesce(id_pac, '(none)') || ' not found in an L-file{no_file}'
-            WHEN event_type IS NULL THEN 'USL_OK ' || usl_ok END AS pre_detail
+            WHEN event_type IS NULL THEN 'USL_OK ' || usl_ok END AS pre_detail,
+       content_hash
 FROM typed;
 DROP TABLE pers; DROP TABLE pers_rows;
-CREATE VIEW record_keys AS SELECT l.locator, c.seq, c.content_hash FROM cases c JOIN case_locator l ON l.seq = c.seq;
 -- raw records in one pass over the files: only the few renumbered cases are looked up
 CREATE TABLE renumbered AS SELECT l.seq, l.locator FROM case_locator l JOIN cases c ON c.seq = l.seq WHERE l.locator <> c.locator;
 CREATE VIEW record_stream AS

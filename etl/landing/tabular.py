@@ -100,7 +100,7 @@ def _land(writers, table: Table, source: str, batch_id: int, file_name: str, tod
             earlier = pool.submit(_earlier_copies, con.cursor(), cur, source)
             try:
                 _cast_distinct_values(con, table)
-                con.execute(_route_statement(table, batch_id, today))
+                _route(con, table, batch_id, today, memory_mb)
             finally:
                 wait([earlier])  # the PostgreSQL connection is ours again
             con.register("earlier_rows", earlier.result())
@@ -150,8 +150,7 @@ def _stage(con, cur, table: Table, batch_id: int, source: str, quarantined: int)
         if table.reader:  # the records as read stream from the source's files and probe the rows
             query = f"SELECT {lineage}, p.payload FROM record_payloads p JOIN {rows} ON q.seq = p.seq"
         else:
-            query = (f"SELECT {lineage}, {_quarantine_payload(table)} FROM land l JOIN h ON h.seq = l.seq"
-                     f" JOIN {rows} ON q.seq = l.seq")
+            query = f"SELECT {lineage}, {_quarantine_payload(table)} FROM h l JOIN {rows} ON q.seq = l.seq"
         landed["quarantined"] = duckpipe.copy_streamed(con.cursor(), cur, query, "quarantine.record",
                                                        "batch_id, locator, source, entity, reason_code, detail,"
                                                        " payload")
@@ -188,7 +187,9 @@ def _earlier_copies(duck, cur, source: str) -> pa.Table:
     cur.execute("SET LOCAL work_mem = '256MB'")
     cur.execute("DROP TABLE IF EXISTS pg_temp.incoming")
     cur.execute("CREATE TEMP TABLE incoming (hash8 bigint) ON COMMIT DROP")
-    duckpipe.copy_streamed(duck, cur, "SELECT DISTINCT hash8(content_hash) FROM h", "incoming", ["hash8"])
+    # a plain scan, not DISTINCT: it runs beside the routing, and an aggregate of every key held its
+    # memory all the while (a repeated key only repeats a row PostgreSQL groups anyway)
+    duckpipe.copy_streamed(duck, cur, "SELECT hash8(content_hash) FROM h", "incoming", ["hash8"])
     cur.execute("ANALYZE incoming")
     cur.execute("SELECT r.content_hash, min(k.batch_id || ':' || k.locator) FROM incoming i"
                 " JOIN raw.content_key k ON k.hash8 = i.hash8"
@@ -298,14 +299,15 @@ def _copy_python(con, table: Table, cells: list[str], tmp: Path) -> None:
 
 
 def _hash_statement(cells: list[str], own_payload: bool = False) -> str:
-    """h(locator, seq, payload, content_hash): the record as read (a table row: its cells in text[] form);
-    a source that hashed its records itself: h(locator, seq, content_hash), the records stay where they are."""
-    if own_payload:  # the source hashed its records itself; their payloads are read only to be sent
-        return "CREATE TABLE h AS SELECT locator, seq, content_hash FROM record_keys"
+    """h: every row of `land` with the record as read (a table row: its cells in text[] form, `payload`)
+    and its `content_hash`, in one table — routing reads it alone: a join of land and the hashes on the
+    row number ran DuckDB out of its memory at 12 M rows. A source that hashed its records itself (their
+    payloads stay in its files until they are sent) has them in `land` already."""
+    if own_payload:
+        return "CREATE VIEW h AS SELECT * FROM land"
     return f"""
 CREATE TABLE h AS
-SELECT locator, seq, payload, sha256(payload) AS content_hash FROM (
-    SELECT locator, seq, {_payload_sql(cells)} AS payload FROM land)"""
+SELECT *, sha256(payload) AS content_hash FROM (SELECT *, {_payload_sql(cells)} AS payload FROM land)"""
 
 
 def _payload_sql(cells: list[str]) -> str:
@@ -400,7 +402,33 @@ def _checks(table: Table, today: dt.date) -> list[tuple[str, str, str]]:
     return checks
 
 
-def _route_statement(table: Table, batch_id: int, today: dt.date) -> str:
+# Rows routed by one statement at most, per MB of DuckDB's memory: its joins of every cast column's
+# values held more memory the more rows one statement routed (12.5 M rows overran 256 MB); a larger
+# file is routed a slice at a time (seq modulo the number of slices).
+ROUTE_ROWS_PER_MB = 8_000
+
+
+def _route(con, table: Table, batch_id: int, today: dt.date, memory_mb: int) -> None:
+    """d: every row of h routed (_route_statement), a slice of rows at a time."""
+    con.execute(_REPEATED)
+    [(rows,)] = con.execute("SELECT count(*) FROM h").fetchall()
+    slices = max(1, -(-rows // (ROUTE_ROWS_PER_MB * memory_mb)))
+    for part in range(slices):
+        sql = _route_statement(table, batch_id, today, (part, slices) if slices > 1 else None)
+        con.execute(sql if part == 0 else sql.replace("CREATE TABLE d AS", "INSERT INTO d", 1))
+
+
+# In-file repeats: a row whose content an earlier row of the file had (grouped by an 8-byte hash of the
+# content hash first: a fraction of the memory).
+_REPEATED = """
+CREATE TABLE repeated AS
+WITH candidates AS (SELECT hash(content_hash) AS k FROM h GROUP BY k HAVING count(*) > 1)
+SELECT content_hash, min(seq) AS first_seq, arg_min(locator, seq) AS first FROM h
+WHERE hash(content_hash) IN (SELECT k FROM candidates)
+GROUP BY content_hash HAVING count(*) > 1"""
+
+
+def _route_statement(table: Table, batch_id: int, today: dt.date, part: tuple[int, int] | None = None) -> str:
     """d: every row with its staging values, or the first reason it cannot be staged — a duplicate of an
     earlier row of this file last (those of earlier batches are marked afterwards: _EARLIER_DUPLICATES)."""
     spec = table.spec.fields
@@ -446,19 +474,14 @@ def _route_statement(table: Table, batch_id: int, today: dt.date) -> str:
     staged = ", ".join(f"{expr} AS {name}" for name, expr in _staged_columns(table).items())
     return f"""
 CREATE TABLE d AS
-WITH candidates AS (  -- grouped by an 8-byte hash of the content hash first: a fraction of the memory
-    SELECT hash(content_hash) AS k FROM h GROUP BY k HAVING count(*) > 1
-), repeated AS (
-    SELECT content_hash, min(seq) AS first_seq, arg_min(locator, seq) AS first FROM h
-    WHERE hash(content_hash) IN (SELECT k FROM candidates)
-    GROUP BY content_hash HAVING count(*) > 1
-), a AS (
+WITH a AS (
     SELECT l.locator, l.seq, l.nf,
-           CASE WHEN rp.first_seq < h.seq THEN '{batch_id}:' || rp.first END AS dup_of,
+           CASE WHEN rp.first_seq < l.seq THEN '{batch_id}:' || rp.first END AS dup_of,
            {', '.join(a_cols)}
-    FROM land l JOIN h ON h.seq = l.seq
-    LEFT JOIN repeated rp ON rp.content_hash = h.content_hash
+    FROM h l
+    LEFT JOIN repeated rp ON rp.content_hash = l.content_hash
     {' '.join(joins)}
+    {f"WHERE l.seq % {part[1]} = {part[0]}" if part else ""}
 ), b AS (
     SELECT a.*, {normalize.snils_sql('snils_text')} AS snils_digits FROM a
 ), b2 AS (
@@ -489,9 +512,8 @@ def _blank_secrets(con, table: Table) -> None:
     secret = _secret_columns(table)
     if table.reader or not secret:
         return
-    masked = _payload_sql(["NULL::VARCHAR" if i in secret else f"l.c{i}" for i in range(len(table.header))])
-    con.execute(f"UPDATE h SET payload = {masked} FROM land l, d WHERE l.seq = h.seq AND d.seq = h.seq"
-                f" AND ({_withheld(table)})")
+    masked = _payload_sql(["NULL::VARCHAR" if i in secret else f"h.c{i}" for i in range(len(table.header))])
+    con.execute(f"UPDATE h SET payload = {masked} FROM d WHERE d.seq = h.seq AND ({_withheld(table)})")
 
 
 def _quarantine_payload(table: Table) -> str:
@@ -504,7 +526,7 @@ def _quarantine_payload(table: Table) -> str:
 
     header = ", ".join(f"{_lit(name)}, {cell(i)}" for i, name in enumerate(table.header))
     # a malformed row shows its payload, whose secret cells are blanked already (_blank_secrets)
-    return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE h.payload END"
+    return f"CASE WHEN l.nf IS NULL THEN json_object({header})::VARCHAR ELSE l.payload END"
 
 
 def _staged_columns(table: Table) -> dict[str, str]:
