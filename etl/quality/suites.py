@@ -237,7 +237,7 @@ SUITES = [
             "WITH r AS (SELECT batch_id, count(*) AS n FROM raw.record GROUP BY batch_id), "
             "k AS (SELECT batch_id, count(*) AS n FROM raw.content_key GROUP BY batch_id) "
             "SELECT batch_id FROM r FULL JOIN k USING (batch_id) WHERE coalesce(r.n, 0) <> coalesce(k.n, 0) "
-            "AND batch_id IN (SELECT batch_id FROM {batch} WHERE status = 'loaded')")),
+            "AND batch_id IN (SELECT lb.batch_id FROM {batch} AS lb WHERE lb.status = 'loaded')")),
         Check("no_batch_left_loading", "UnexpectedRowsExpectation", rows(
             "SELECT batch_id FROM {batch} WHERE status = 'loading' AND started_at < now() - interval '1 day'"),
               severity=WARNING),
