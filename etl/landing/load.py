@@ -1,8 +1,9 @@
 """Landing: every record read goes to raw with its lineage, then to staging or to quarantine.
 
 One batch per file, visible whole or not at all (the batch-status gate, `ingest_file`): a failure
-part-way leaves nothing half-loaded that any reader sees. A file whose bytes were loaded before is skipped; a record whose content was already landed is quarantined as
-`duplicate_record`, so each batch keeps read = staged + quarantined.
+part-way leaves nothing half-loaded that any reader sees. A file whose bytes were loaded before is
+skipped; a record whose content was already landed is quarantined as `duplicate_record`, so each batch
+keeps read = staged + quarantined.
 """
 from __future__ import annotations
 
