@@ -77,30 +77,32 @@ def session_lock(name: str, url: str | None = None) -> Iterator[None]:
     """Hold a database-wide advisory lock for the block, on a connection of its own (so it spans the
     block's own transactions); waits, saying so once, while another process holds it. A process that
     dies releases it with its connection."""
-    conn = connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
-            if not cur.fetchone()[0]:
-                log.warning("waiting for %s: another process holds it", name)
-                cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+    with _advisory(name, url, wait=True):
         yield
-    finally:
-        conn.close()  # closing the session releases the lock
 
 
 @contextlib.contextmanager
 def try_session_lock(name: str, url: str | None = None) -> Iterator[bool]:
     """The lock of `session_lock` if nobody holds it (True, held for the block), else False at once."""
+    with _advisory(name, url, wait=False) as held:
+        yield held
+
+
+@contextlib.contextmanager
+def _advisory(name: str, url: str | None, wait: bool) -> Iterator[bool]:
     conn = connect(url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
-            yield cur.fetchone()[0]
+            held = cur.fetchone()[0]
+            if not held and wait:
+                log.warning("waiting for %s: another process holds it", name)
+                cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+                held = True
+        yield held
     finally:
-        conn.close()
+        conn.close()  # closing the session releases the lock
 
 
 def _copy_field(value) -> str:

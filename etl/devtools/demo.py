@@ -164,26 +164,20 @@ def _run(persons: int, seed: int, out: Path, keep_airflow: bool) -> int:
     conf = {"landing_dir": str(landing)}
     failed = []
     t_run = time.monotonic()
+
+    def run(file: str, dag_id: str, label: str, **test_args) -> None:
+        progress.step(label)
+        dr = load_dag(DAGS_DIR / file, dag_id).test(**test_args)
+        progress.done(f"state {dr.state}")
+        if str(dr.state) != "success":
+            failed.append(dag_id)
+
     try:
         for source in (s.name for s in connectors.SOURCES):
-            progress.step(f"DAG ltc_ingest_{source}")
-            dag = load_dag(DAGS_DIR / "ltc_ingest.py", f"ltc_ingest_{source}")
-            dr = dag.test(run_conf=conf)
-            progress.done(f"state {dr.state}")
-            if str(dr.state) != "success":
-                failed.append(dag.dag_id)
-        progress.step("DAG ltc_register (register → expectations → marts → publication)")
-        dag = load_dag(DAGS_DIR / "ltc_register.py", "ltc_register")
-        dr = dag.test()
-        progress.done(f"state {dr.state}")
-        if str(dr.state) != "success":
-            failed.append(dag.dag_id)
-        progress.step("DAG ltc_export_egisso (ЕГИССО 10.42.I packages, validated against the XSD)")
-        dag = load_dag(DAGS_DIR / "ltc_export_egisso.py", "ltc_export_egisso")
-        dr = dag.test()
-        progress.done(f"state {dr.state}")
-        if str(dr.state) != "success":
-            failed.append(dag.dag_id)
+            run("ltc_ingest.py", f"ltc_ingest_{source}", f"DAG ltc_ingest_{source}", run_conf=conf)
+        run("ltc_register.py", "ltc_register", "DAG ltc_register (register → expectations → marts → publication)")
+        run("ltc_export_egisso.py", "ltc_export_egisso",
+            "DAG ltc_export_egisso (ЕГИССО 10.42.I packages, validated against the XSD)")
     finally:
         if not keep_airflow:
             shutil.rmtree(home, ignore_errors=True)
