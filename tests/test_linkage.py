@@ -62,6 +62,24 @@ def test_guards_stop_chaining_through_weak_links():
     assert {d.outcome for d in c.decisions if d.l == 0 and d.r == 3} == {"refused:two_snils"}
 
 
+def test_twins_named_alike_by_the_start_are_refused_while_a_typo_passes():
+    guards = load_settings()["guards"]
+
+    def key(name):
+        return normalize.name_key(name).translate(str.maketrans(features.CYRILLIC, features.ONE_BYTE))
+
+    def run(second):
+        records = [(None, key("Валентин"), "1970-01-15", 1970, False, "M", None),
+                   (None, key(second), "1970-01-15", 1970, False, "M", None)]
+        c = Clusterer(records, guards)
+        c.run([(0, 1, 20.0)], link_weight=4.0, review_weight=0.0)
+        return c.decisions[0].outcome
+
+    assert run("Валерий") == "refused:conflict:first_name"  # Jaro-Winkler 0.85: passed at a 0.8 threshold
+    assert run("Валетнин") == "link"                         # letters transposed
+    assert run("Валентн") == "link"                          # a letter lost
+
+
 def test_shared_snils_tolerates_one_conflict_and_reviews_two():
     guards = load_settings()["guards"]
     typo = [("11223344595", "ivan", "1945-03-01", 1945, False, "M", None),

@@ -16,6 +16,8 @@ def candidates(con, settings: dict, incremental: bool = False) -> int:
     """Create table `cand(l, r)` with l < r; returns its row count."""
     parts, made = [], []
     for i, rule in enumerate(settings["blocking_rules"]):
+        if rule.get("training_only"):  # an EM session's block, inside another rule's: no new pairs
+            continue
         table = "rec"
         if "max_block" in rule:
             table = f"blk_{i}"
