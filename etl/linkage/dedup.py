@@ -184,8 +184,11 @@ def namesake_pairs(con, settings: dict, model: Model, n: int, min_weight: float)
     where = " AND ".join(f"p.g_{name} IN ({', '.join(map(str, _levels_of(comps[name], labels)))})"
                          for name, labels in rule["evidence"].items())
     tf = [name for name in ("surname", "first_name", "patronymic") if comps[name].get("tf_column")]
-    joins = " ".join(f"JOIN tf_{t} t_{t} ON t_{t}.v = l.{comps[t]['tf_column']}" for t in tf)
-    expected = " * ".join([f"{n - 1}", repr(model.levels["birth_date"]["exact"]["u"])] + [f"t_{t}.f" for t in tf])
+    # a name either side lacks narrows nothing: its factor is 1 (an inner join on the left record's value
+    # dropped such pairs, and with them the namesakes whose record had no patronymic)
+    joins = " ".join(f"LEFT JOIN tf_{t} t_{t} ON t_{t}.v = l.{comps[t]['tf_column']}" for t in tf)
+    expected = " * ".join([f"{n - 1}", repr(model.levels["birth_date"]["exact"]["u"])]
+                          + [f"CASE WHEN p.g_{t} < 0 THEN 1.0 ELSE coalesce(t_{t}.f, 1.0) END" for t in tf])
     return con.execute(f"""SELECT p.l, p.r, {expected} FROM pairs p JOIN rec l ON l.rid = p.l {joins}
         WHERE p.w >= {min_weight!r} AND {where}""").fetchall()
 
