@@ -2,12 +2,14 @@
 suggests, on the project's generator.
 
     python bench/dedup.py --records 100000 [--records 1000000] [--no-baseline] [--increment 10000] [--keep DIR]
-                          [--snils-coverage 0.3] [--namesakes 0.02]
+                          [--snils-coverage 0.3] [--namesakes 0.02] [--bound]
 
 --snils-coverage sets the share of records carrying SNILS (0 makes training fall back on EM);
 --namesakes adds that share of persons' namesakes (same full name and birth date, another
 municipality, own SNILS) and prints the calibration of the namesake rule: pairs of its pattern by
-expected namesakes, and how many of them are one person.
+expected namesakes, and how many of them are one person. --bound prints what any scorer of our
+comparison levels could reach: each candidate pair linked when most pairs of its comparison vector
+are truly one person (an oracle on the truth), clustered with our guards.
 
 For each size: generates records (not timed), runs the dedup in a child process (wall time and peak
 RSS of that process alone), evaluates against the truth, then the Splink baseline the same way.
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--keep", help="keep generated data and outputs in this folder")
     ap.add_argument("--snils-coverage", type=float, help="share of records carrying SNILS (default: per source)")
     ap.add_argument("--namesakes", type=float, default=0.0, help="share of persons given a namesake")
+    ap.add_argument("--bound", action="store_true", help="also the F1 of an oracle on comparison vectors")
     ap.add_argument("--increment", type=int, default=0,
                     help="also time linking the last N records as an increment against a register of the others")
     a = ap.parse_args()
@@ -104,6 +107,8 @@ def main() -> None:
                 print(f"  {k:40} {v:.4f}" if isinstance(v, float) else f"  {k:40} {v}")
         if a.namesakes:
             calibrate_namesakes(folder)
+        if a.bound:
+            vector_bound(folder)
         if a.increment:
             increment(folder, a.increment)
 
@@ -118,6 +123,22 @@ def calibrate_namesakes(folder: Path) -> None:
     from etl.linkage import dedup as d
     from etl.linkage.model import weight_of
 
+    con, res, person = _linked(folder)
+    pairs, same = Counter(), Counter()
+    for l, r, expected in d.namesake_pairs(con, res.settings, res.model, res.counts["records"], weight_of(0.5)):
+        decade = math.floor(math.log10(expected)) if expected > 0 else -99
+        pairs[decade] += 1
+        same[decade] += person[l] == person[r]
+    print(f"\n== namesake rule: learnt {res.counts['namesake_rule']}, held {res.counts['review_held']}")
+    print(f"  {'expected namesakes':22} {'pairs':>7} {'one person':>10} {'share':>7}")
+    for decade in sorted(pairs):
+        print(f"  [1e{decade}, 1e{decade + 1}){'':8} {pairs[decade]:7} {same[decade]:10} {same[decade] / pairs[decade]:7.1%}")
+
+
+def _linked(folder: Path):
+    """The data of folder linked in-process: (connection, result, rid -> true person)."""
+    from etl.linkage import dedup as d
+
     truth = {r["record_id"]: r["person_key"] for r in csv.DictReader(open(folder / "truth.csv", encoding="utf-8"))}
     con = d.connect()
     con.execute(f"CREATE TABLE raw AS SELECT * FROM {d._read_person_csv(folder / 'records.csv')}",
@@ -125,16 +146,34 @@ def calibrate_namesakes(folder: Path) -> None:
     cols = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in d.features.INPUT_COLUMNS)
     con.execute(f"CREATE VIEW linkage_input AS SELECT {cols}, rowid AS ord FROM raw")
     res = d.link(con)
-    ids = dict(con.execute("SELECT rid, record_id FROM rec").fetchall())
-    pairs, same = Counter(), Counter()
-    for l, r, expected in d.namesake_pairs(con, res.settings, res.model, res.counts["records"], weight_of(0.5)):
-        decade = math.floor(math.log10(expected)) if expected > 0 else -99
-        pairs[decade] += 1
-        same[decade] += truth[ids[l]] == truth[ids[r]]
-    print(f"\n== namesake rule: learnt {res.counts['namesake_rule']}, held {res.counts['review_held']}")
-    print(f"  {'expected namesakes':22} {'pairs':>7} {'one person':>10} {'share':>7}")
-    for decade in sorted(pairs):
-        print(f"  [1e{decade}, 1e{decade + 1}){'':8} {pairs[decade]:7} {same[decade]:10} {same[decade] / pairs[decade]:7.1%}")
+    person = {rid: truth[rec] for rid, rec in con.execute("SELECT rid, record_id FROM rec").fetchall()}
+    return con, res, person
+
+
+def vector_bound(folder: Path) -> None:
+    """F1 of the best decisions a scorer of these comparison levels could take: every candidate pair
+    linked when most candidate pairs of its comparison vector are one person (known from the truth),
+    strongest vectors first, clustered with the model's guards — against ours on the same pairs."""
+    from etl.linkage.cluster import Clusterer
+    from etl.linkage.dedup import learnt_guards
+
+    con, res, person = _linked(folder)
+    names = [c["name"] for c in res.settings["comparisons"]]
+    rows = con.execute(f"SELECT l, r, w, {', '.join('g_' + n for n in names)} FROM pairs").fetchall()
+    votes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for l, r, _, *g in rows:
+        votes[tuple(g)][person[l] != person[r]] += 1
+    edges = sorted(((l, r, w) for l, r, w, *g in rows if votes[tuple(g)][0] > votes[tuple(g)][1]),
+                   key=lambda e: (-e[2], e[0], e[1]))
+    records = con.execute("SELECT snils, fn, dob, dob_year, dob_imprecise, sex, fixed FROM rec ORDER BY rid").fetchall()
+    c = Clusterer(records, learnt_guards(res.settings["guards"], res.model)[0])
+    c.run(edges, float("-inf"), float("-inf"))
+    truth = {str(rid): p for rid, p in person.items()}
+    bound = partition_metrics(truth, {str(rid): str(x) for rid, x in enumerate(c.labels())})
+    ours = partition_metrics(truth, {str(rid): str(x) for rid, x in enumerate(res.labels)})
+    print(f"\n== oracle on comparison vectors ({len(votes)} vectors, {len(rows)} candidate pairs)")
+    for label, m in (("ours", ours), ("bound", bound)):
+        print(f"  {label:6} f1 {m['f1']:.4f}, precision {m['precision']:.4f}, recall {m['recall']:.4f}")
 
 
 def increment(folder: Path, k: int) -> None:
