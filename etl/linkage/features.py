@@ -9,7 +9,8 @@ that a blocking rule on it finds swapped dates from either side).
 
 Names and birth dates repeat a lot, so their distinct values are folded by the Python rules of
 etl.base.normalize (one call per distinct value); SNILS and addresses are nearly unique per person, so
-they are folded in SQL, by the same rules.
+they are folded in SQL, by the same rules (an address once per distinct value: the records of one person
+often repeat it).
 """
 from __future__ import annotations
 
@@ -85,6 +86,16 @@ def build(con) -> int:
     is_new = "i.is_new" if "is_new" in cols else "TRUE"
     whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in normalize.SEX_CODES.items())
     sex = f"CASE lower(trim(i.sex)) {whens} END"
+    # an address is folded once however many records carry it (1 M records: 383 000 distinct), and joined
+    # back: 6.1 -> 5.2 s for the features of a million records
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE addr_map AS
+        WITH k AS (SELECT v, {address_sql('v')} AS addr FROM (SELECT DISTINCT address AS v FROM linkage_input
+                                                            WHERE address IS NOT NULL))
+        SELECT v, addr, nullif(array_to_string(regexp_extract_all(addr, '[0-9]+'), ' '), '') AS addr_num,
+               array_to_string(list_sort(string_split(addr, ' ')), ' ') AS addr_sorted,
+               list_distinct(list_filter(string_split(addr, ' '),
+                   lambda t: length(t) >= {ADDRESS_WORD_MIN} AND NOT regexp_matches(t, '^[0-9]+$'))) AS addr_words
+        FROM k""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE rec AS
         WITH s0 AS (
@@ -93,8 +104,7 @@ def build(con) -> int:
             SELECT s0.*, CASE WHEN {normalize.snils_valid_sql('snils_digits')} THEN snils_digits END AS snils_ok
             FROM s0
         ), s AS (
-            SELECT s1.*, nullif(trim(snils), '') IS NOT NULL AND snils_ok IS NULL AS snils_bad,
-                   {address_sql('s1.address')} AS addr_key FROM s1
+            SELECT s1.*, nullif(trim(snils), '') IS NOT NULL AND snils_ok IS NULL AS snils_bad FROM s1
         )
         SELECT (row_number() OVER (ORDER BY i.ord))::BIGINT - 1 AS rid,
                i.record_id, i.source,
@@ -105,10 +115,7 @@ def build(con) -> int:
                d.iso AS dob, d.year AS dob_year, coalesce(d.imprecise, FALSE) AS dob_imprecise, d.swap AS dob_swap,
                least(d.iso, d.swap) AS dob_sym,
                d.problem AS dob_problem,
-               i.addr_key AS addr, nullif(array_to_string(regexp_extract_all(i.addr_key, '[0-9]+'), ' '), '') AS addr_num,
-               array_to_string(list_sort(string_split(i.addr_key, ' ')), ' ') AS addr_sorted,
-               list_distinct(list_filter(string_split(i.addr_key, ' '),
-                   lambda t: length(t) >= {ADDRESS_WORD_MIN} AND NOT regexp_matches(t, '^[0-9]+$'))) AS addr_words,
+               a.addr, a.addr_num, a.addr_sorted, a.addr_words,
                list_distinct(list_filter([left(ns.k, 3), left(nf.k, 3)], lambda t: length(t) = 3)) AS names3,
                nullif(regexp_replace(lower(i.municipality), '[^[:alnum:]]+', '', 'g'), '') AS muni,
                {fixed} AS fixed, {is_new} AS is_new
@@ -117,7 +124,9 @@ def build(con) -> int:
         LEFT JOIN name_map nf ON nf.v = i.first_name
         LEFT JOIN name_map np ON np.v = i.patronymic
         LEFT JOIN dob_map d ON d.v = i.birth_date
+        LEFT JOIN addr_map a ON a.v = i.address
 """)
     con.unregister("name_map")
     con.unregister("dob_map")
+    con.execute("DROP TABLE addr_map")
     return con.execute("SELECT count(*) FROM rec").fetchone()[0]
