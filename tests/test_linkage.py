@@ -80,6 +80,28 @@ def test_twins_named_alike_by_the_start_are_refused_while_a_typo_passes():
     assert run("Валентн") == "link"                          # a letter lost
 
 
+def test_a_person_whose_two_records_fit_two_persons_goes_to_review():
+    """Ambiguity of a cluster, not only of a record: x1 and x2 are one person (no SNILS); x1 fits b, x2
+    fits c almost as well, and b and c have different SNILS. Asked of the record on the edge alone, x1
+    fitted only b and joined it (then x2–c was refused); asked of the cluster, the pair goes to review."""
+    guards = load_settings()["guards"]
+    rec = ("anna", "1950-04-02", 1950, False, "F", None)
+    records = [(None, *rec), (None, *rec), ("11223344595", *rec), ("08765430300", *rec)]
+    edges = [(0, 1, 30.0), (0, 2, 20.0), (1, 3, 18.0)]
+    rivals = {0: [(1, 30.0), (2, 20.0)], 1: [(0, 30.0), (3, 18.0)]}
+    c = Clusterer(records, guards)
+    c.run(edges, link_weight=4.0, review_weight=0.0, rivals=rivals, margin=5.0)
+    labels = c.labels()
+    assert labels[0] == labels[1] and labels[0] not in (labels[2], labels[3])
+    assert [d.outcome for d in c.decisions if (d.l, d.r) == (0, 2)] == ["review:ambiguous"]
+    # beyond the margin the better person is taken
+    c = Clusterer(records, guards)
+    c.run([(0, 1, 30.0), (0, 2, 20.0), (1, 3, 14.0)], link_weight=4.0, review_weight=0.0,
+          rivals={0: [(1, 30.0), (2, 20.0)], 1: [(0, 30.0), (3, 14.0)]}, margin=5.0)
+    labels = c.labels()
+    assert labels[0] == labels[1] == labels[2] != labels[3]
+
+
 def test_shared_snils_tolerates_one_conflict_and_reviews_two():
     guards = load_settings()["guards"]
     typo = [("11223344595", "ivan", "1945-03-01", 1945, False, "M", None),

@@ -9,9 +9,9 @@ first: a "match" joins two records whatever the guards say, a "no match" keeps t
 Persons that already exist (incremental runs) are never merged automatically; such a proposal goes
 to review.
 
-Ambiguity goes to review, not to a merge: a record that would join a person while another person it
-fits almost as well (within `ambiguity_margin` bits) could not be that same person (two SNILS, a
-guard conflict) is held with both candidates; so is a pair whose only evidence is full name and
+Ambiguity goes to review, not to a merge: a record — or a cluster, through any of its records — that
+would join a person while another person it fits almost as well (within `ambiguity_margin` bits)
+could not be that same person (two SNILS, a guard conflict) is held with both candidates; so is a pair whose only evidence is full name and
 birth date against another municipality and address, with SNILS on one side at most, where the name
 is common enough for a namesake to be likely (dedup.link flags those pairs).
 """
@@ -65,6 +65,9 @@ class Clusterer:
         self.profiles: dict[int, Profile] = {}
         self.members: dict[int, list[int]] | None = None
         self.cannot: dict[int, set[int]] = {}
+        # cluster root → its records' rival lists (each strongest first; kept apart, not merged and
+        # sorted again at every union: that cost 2 s at a million records)
+        self.crivals: dict[int, list[list[tuple[int, float]]]] = {}
         self.decisions: list[Decision] = []
         self._jw = JaroWinkler.normalized_similarity
         self._dl = DamerauLevenshtein.distance
@@ -97,6 +100,8 @@ class Clusterer:
         self.size[a] += self.size[b]
         pa.absorb(pb)
         del self.profiles[b]
+        if self.crivals and b in self.crivals:
+            self._join_rivals(a, b)
         if self.members is not None:
             self.members.setdefault(a, [a]).extend(self.members.pop(b, [b]))
         return a
@@ -190,18 +195,29 @@ class Clusterer:
             if a != b:
                 self._union(a, b)
 
-    def _ambiguous(self, x: int, a: int, b: int, w: float, rivals: dict) -> bool:
-        """Record x (in cluster a) fits cluster b at weight w: does it fit, within the margin, a cluster
-        that may be x's but can never be b's?"""
-        for y, w2 in rivals.get(x, ()):
-            if w2 < w - self.margin:
-                break  # rivals are sorted by weight, strongest first
-            c = self.find(y)
-            if c in (a, b):
-                continue
-            if self._refusal(a, c) is None and self._refusal(b, c) is not None:
-                return True
+    def _ambiguous(self, a: int, b: int, w: float) -> bool:
+        """Cluster a would join cluster b at weight w: does a record of a fit, within the margin, a
+        cluster that may be a's but can never be b's? (A cluster is asked, not only the record on the
+        edge: two records of one person, one fitting b and one fitting c as well, are that person
+        fitting both.)"""
+        for found in self.crivals[a]:
+            for y, w2 in found:
+                if w2 < w - self.margin:
+                    break  # a record's rivals are sorted by weight, strongest first
+                c = self.find(y)
+                if c in (a, b):
+                    continue
+                if self._refusal(a, c) is None and self._refusal(b, c) is not None:
+                    return True
         return False
+
+    def _join_rivals(self, a: int, b: int) -> None:
+        """Cluster b joined a: a's rival lists are now b's too."""
+        found = self.crivals.pop(b)
+        if a in self.crivals:
+            self.crivals[a].extend(found)
+        else:
+            self.crivals[a] = found
 
     def _unswap(self, l: int, r: int, a: int, b: int) -> None:
         """A record with surname and first name swapped (its first name is the other's surname) joins
@@ -219,8 +235,11 @@ class Clusterer:
         ambiguous (without a valid SNILS, two or more candidates); namesakes: pairs (l, r) to hold;
         swapped: pairs where one record has surname and first name the other way round."""
         weak = []
-        rivals, namesakes, self.margin = rivals or {}, namesakes or set(), margin
+        namesakes, self.margin = namesakes or set(), margin
         find, parent, size, profiles, records = self.find, self.parent, self.size, self.profiles, self.records
+        for x, found in (rivals or {}).items():  # a cluster's rivals are its records' (seeded persons too)
+            self.crivals.setdefault(find(x), []).append(found)
+        crivals = self.crivals
         for l, r, w in edges:
             if w < link_weight:
                 weak.append((l, r, w))
@@ -236,7 +255,7 @@ class Clusterer:
                 self.decisions.append(Decision(l, r, w, "review:namesake"))
                 continue
             # (most records have no rivals: asked here, not in a call, for a million edges)
-            if (l in rivals and self._ambiguous(l, a, b, w, rivals)) or (r in rivals and self._ambiguous(r, b, a, w, rivals)):
+            if (a in crivals and self._ambiguous(a, b, w)) or (b in crivals and self._ambiguous(b, a, w)):
                 self.decisions.append(Decision(l, r, w, "review:ambiguous"))
                 continue
             # Fast path: a cluster without a profile holds only records equal to its root's; two such
@@ -247,6 +266,8 @@ class Clusterer:
                     a, b = b, a
                 parent[b] = a
                 size[a] += size[b]
+                if b in crivals:
+                    self._join_rivals(a, b)
                 self.decisions.append(Decision(l, r, w, "link"))
                 continue
             reason = self._refusal(a, b)
