@@ -113,7 +113,8 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
                        delays=lambda clean_seconds: DELAYS, no_half=_no_half_state, after_kill=None) -> None:
     """A clean run of `argv` after `prepare`, then, for each delay, the same killed and run again: the
     state after the re-run equals the clean one, and no kill left a half state. `delays`: of the clean
-    run's duration, the delays to kill at."""
+    run's duration, the delays to kill at; a step that ends before its kill is run again with the delay
+    halved, twice at most."""
     truncate_all(pg_url)
     prepare()
     before = _state()
@@ -123,11 +124,17 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
     assert clean != before, "the step under test changed nothing: nothing to kill"
     killed = 0
     for delay in delays(time.monotonic() - started):
-        truncate_all(pg_url)
-        prepare()
-        proc = _start(pg_url, argv)
-        if not _kill_while_busy(proc, delay):  # it finished first: that was a clean run
+        for _ in range(3):
+            truncate_all(pg_url)
+            prepare()
+            proc = _start(pg_url, argv)
+            if _kill_while_busy(proc, delay):
+                break
+            # it finished first: that was a clean run. The clean run that set the delays may have been
+            # the slow one (CI: 1 of 4 kills landed), so the point moves earlier and the step runs again
             assert proc.returncode == 0 and _state() == clean, f"finished before the kill at +{delay} s"
+            delay = round(delay / 2, 2)
+        else:
             continue
         killed += 1
         no_half(_state(visible=True), before, clean)
@@ -135,7 +142,7 @@ def _killed_then_rerun(pg_url, prepare, argv: list[str], rerun: list[str] | None
             after_kill(proc.pid)
         _run(pg_url, rerun or argv)
         assert _state() == clean, f"after kill -9 at +{delay} s and a re-run"
-    assert killed >= 2, f"only {killed} of {len(DELAYS)} kills landed before the step ended"
+    assert killed >= 2, f"only {killed} kills landed before the step ended"
 
 
 def _random_points(seed: int, n: int):
