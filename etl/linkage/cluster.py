@@ -11,9 +11,10 @@ to review.
 
 Ambiguity goes to review, not to a merge: a record — or a cluster, through any of its records — that
 would join a person while another person it fits almost as well (within `ambiguity_margin` bits)
-could not be that same person (two SNILS, a guard conflict) is held with both candidates; so is a pair whose only evidence is full name and
-birth date against another municipality and address, with SNILS on one side at most, where the name
-is common enough for a namesake to be likely (dedup.link flags those pairs).
+could not be that same person (two SNILS, a guard conflict) is held with both candidates; so is a
+pair whose only evidence is full name and birth date against another municipality and address, with
+SNILS on one side at most, where the name is common enough for a namesake to be likely (dedup.link
+flags those pairs).
 """
 from __future__ import annotations
 
